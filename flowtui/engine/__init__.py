@@ -1,0 +1,1 @@
+"""The flowtui engine: model, loaders, scheduler, executors. Never imports Textual."""

@@ -1,0 +1,30 @@
+"""Problems found in a flow file, reported as `FILE:LINE:COL: message`."""
+
+
+class Diagnostic:
+    __slots__ = ("file", "line", "col", "message", "severity")
+
+    def __init__(self, file, line, col, message, severity="error"):
+        self.file, self.line, self.col = file, line, col
+        self.message, self.severity = message, severity
+
+    def __str__(self):
+        where = f"{self.file}:{self.line or 1}:{self.col or 1}"
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {tag}{self.message}"
+
+    __repr__ = __str__
+
+    def __eq__(self, other):
+        return isinstance(other, Diagnostic) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+class FlowError(Exception):
+    """The file cannot become a flow; carries every problem found, in file order."""
+
+    def __init__(self, diagnostics):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.line or 0, d.col or 0))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))

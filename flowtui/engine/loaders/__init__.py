@@ -1,0 +1,115 @@
+"""File -> model. Each format module exposes
+
+    load(path, text, options) -> FlowDef        (pure; raises FlowError with located diagnostics)
+    runtime(flow, options) -> engine.run.Runtime (format semantics at run time; optional)
+
+Modules are imported only for the format in use, so a Flow-CTRL run never pays for YAML.
+"""
+
+import importlib
+import json
+import os
+
+from ..diagnostics import Diagnostic, FlowError
+
+FORMATS = {
+    "flowctrl": "flowtui.engine.loaders.flowctrl",
+    "fluxor": "flowtui.engine.loaders.fluxor",
+    "floe": "flowtui.engine.loaders.floe",
+}
+FORMAT_NAMES = {"flowctrl": "Flow-CTRL sketch", "fluxor": "Fluxor workflow", "floe": "Floe flow"}
+
+
+class LoadOptions(dict):
+    """Run-time inputs a loader may need: sets (--set), flow (--flow), trigger, policy, state_dir…"""
+
+    def __getattr__(self, name):
+        return self.get(name)
+
+
+def read_text(path) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise FlowError([Diagnostic(path, 1, 1, "no such file")]) from None
+    except IsADirectoryError:
+        raise FlowError([Diagnostic(path, 1, 1, "is a directory, not a flow file")]) from None
+    except PermissionError:
+        raise FlowError([Diagnostic(path, 1, 1, "cannot read the file: permission denied")]) from None
+    except UnicodeDecodeError as exc:
+        raise FlowError([Diagnostic(path, 1, exc.start + 1, "not UTF-8 text")]) from None
+    if not text.strip():
+        raise FlowError([Diagnostic(path, 1, 1, "the file is empty")])
+    return text
+
+
+def _yaml_top(path, text):
+    """Top-level mapping of a YAML document (just enough to tell the format)."""
+    import yaml
+
+    cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # Go's YAML accepts `key:\t`
+    try:
+        data = yaml.safe_load(cleaned)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
+    return data
+
+
+def detect(path, text) -> str:
+    """Name the format of `text`, or raise FlowError naming the three formats."""
+    stripped = text.lstrip()
+    data = None
+    is_json = path.endswith(".json") or stripped.startswith("{")
+    if is_json:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if path.endswith(".json"):
+                raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+    if data is None:
+        data = _yaml_top(path, text)
+    if isinstance(data, dict):
+        if "pipeline" in data:
+            return "fluxor"
+        if "flows" in data or ("common" in data and isinstance(data.get("common"), dict)):
+            return "floe"
+        tasks = data.get("tasks")
+        if isinstance(tasks, list) and any(
+            isinstance(t, dict) and ({"listen", "class", "type", "wait"} & set(t)) for t in tasks
+        ):
+            return "floe"
+        stages = [v for k, v in data.items() if k != "name"]
+        if stages and all(isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in stages):
+            return "flowctrl"
+    raise FlowError([Diagnostic(
+        path, 1, 1,
+        "cannot tell the format: expected a Flow-CTRL sketch (a JSON object of stages, each a list "
+        "of actions), a Fluxor workflow (a document with `pipeline`) or a Floe flow (`flows`, or "
+        "`tasks` using listen/class/type); pass --format flowctrl|fluxor|floe",
+    )])
+
+
+def format_module(fmt):
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return importlib.import_module(FORMATS[fmt])
+
+
+def load(path, fmt=None, options=None):
+    """Read, detect and load `path`. Returns (FlowDef, runtime or None)."""
+    options = options if options is not None else LoadOptions()
+    text = read_text(path)
+    if not fmt or fmt == "auto":
+        fmt = detect(path, text)
+    module = format_module(fmt)
+    flow = module.load(path, text, options)
+    make_runtime = getattr(module, "runtime", None)
+    return flow, (make_runtime(flow, options) if make_runtime else None)
+
+
+def flow_dir(path) -> str:
+    return os.path.dirname(os.path.abspath(path))

@@ -1,0 +1,190 @@
+"""Child processes in their own process group, streamed line by line through the reactor."""
+
+import os
+import signal
+import subprocess
+
+# Characters and words that need a real shell. Anything else is exec'd directly, as make does:
+# it saves a /bin/sh start per task and behaves the same.
+_SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t")
+_SHELL_WORDS = frozenset(
+    "if then else elif fi case esac for while until do done function select time in ! { } [[ ]] "
+    "cd export unset set exit exec eval source . alias unalias read readonly return shift trap "
+    "ulimit umask wait command builtin type hash local declare typeset let break continue".split()
+)
+_READ_SIZE = 65536
+
+
+def argv_for(cmd: str):
+    """The argv that runs shell text `cmd`: direct exec when no shell feature is involved."""
+    words = cmd.split()
+    if words and not (_SHELL_CHARS.intersection(cmd) or words[0] in _SHELL_WORDS):
+        return words
+    return ["/bin/sh", "-c", cmd]
+
+
+class LineSplitter:
+    """Turns a byte stream into complete text lines; keeps the partial tail for the next chunk."""
+
+    __slots__ = ("_tail",)
+
+    def __init__(self):
+        self._tail = b""
+
+    def feed(self, chunk: bytes):
+        data = self._tail + chunk if self._tail else chunk
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+
+    def flush(self):
+        tail, self._tail = self._tail, b""
+        return [tail.decode("utf-8", "replace").rstrip("\r")] if tail else []
+
+
+class Process:
+    """One running command. `on_lines(stream, lines)` streams output; `on_exit(code)` ends it.
+
+    Exit codes follow the shell: 128+N when killed by signal N, 127 when the program is missing.
+    """
+
+    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, on_lines, on_exit):
+        self.reactor, self.on_lines, self.on_exit = reactor, on_lines, on_exit
+        self.returncode = None
+        self._streams = {}
+        self._kill_timer = None
+        self._pidfd = None
+        self._poll_timer = None
+        try:
+            self._start(argv, env, cwd, pty)
+        except OSError as exc:
+            self.pid = None
+            message = f"flowtui: {argv[0]}: {exc.strerror or exc}"
+            code = 127 if isinstance(exc, (FileNotFoundError, PermissionError)) else 126
+            if isinstance(exc, (NotADirectoryError,)) or (cwd and not os.path.isdir(cwd)):
+                message, code = f"flowtui: working directory {cwd}: {exc.strerror}", 1
+            reactor.call_soon(self._fail_to_start, message, code)
+
+    def _start(self, argv, env, cwd, pty):
+        if pty:
+            master, slave = os.openpty()
+            try:
+                self.popen = subprocess.Popen(
+                    argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                    start_new_session=True, close_fds=True,
+                )
+            finally:
+                os.close(slave)
+            self.stdin_fd = master
+            self._watch(master, "pty")
+        else:
+            self.popen = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, cwd=cwd, start_new_session=True, close_fds=True,
+            )
+            self.stdin_fd = self.popen.stdin.fileno()
+            self._watch(self.popen.stdout.fileno(), "stdout")
+            self._watch(self.popen.stderr.fileno(), "stderr")
+        self.pid = self.popen.pid
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self.reactor.add_reader(self._pidfd, self._reap)
+        except (AttributeError, OSError):  # no pidfd (not Linux): poll for the exit instead
+            self._poll_timer = self.reactor.call_later(0.01, self._poll)
+
+    def _watch(self, fd, stream):
+        os.set_blocking(fd, False)
+        self._streams[fd] = (stream, LineSplitter())
+        self.reactor.add_reader(fd, lambda: self._read(fd))
+
+    def _read(self, fd) -> bool:
+        """Read one chunk; False when nothing was there (would block, or end of stream)."""
+        stream, splitter = self._streams[fd]
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError:  # EIO: the pty's other side closed
+            chunk = b""
+        if not chunk:
+            self._close_stream(fd)
+            return False
+        lines = splitter.feed(chunk)
+        if lines:
+            self.on_lines(stream, lines)
+        return True
+
+    def _close_stream(self, fd):
+        stream, splitter = self._streams.pop(fd)
+        self.reactor.remove_reader(fd)
+        tail = splitter.flush()
+        if tail:
+            self.on_lines(stream, tail)
+        if stream == "pty":
+            os.close(fd)
+            self.stdin_fd = None
+
+    def _poll(self):
+        if self.popen.poll() is None:
+            self._poll_timer = self.reactor.call_later(0.01, self._poll)
+        else:
+            self._finish()
+
+    def _reap(self):
+        self.popen.wait()
+        self._finish()
+
+    def _finish(self):
+        if self._pidfd is not None:
+            self.reactor.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        # Drain what the leader wrote before exiting; stragglers left in its group are ended so
+        # a finished task leaves no process behind.
+        for fd in list(self._streams):
+            while fd in self._streams and self._read(fd):
+                pass
+        if self._signal_group(signal.SIGTERM) and self._kill_timer is None:
+            self._kill_timer = self.reactor.call_later(3.0, lambda: self._signal_group(signal.SIGKILL))
+        for fd in list(self._streams):
+            self._close_stream(fd)
+        for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if pipe is not None:
+                pipe.close()
+        code = self.popen.returncode
+        self.returncode = 128 - code if code < 0 else code
+        self.on_exit(self.returncode)
+
+    def _fail_to_start(self, message, code):
+        self.returncode = code
+        self.on_lines("stderr", [message])
+        self.on_exit(code)
+
+    # -- control --------------------------------------------------------------------------
+    def _signal_group(self, sig):
+        if self.pid is None:
+            return False
+        try:
+            os.killpg(self.pid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+    def terminate(self, grace=3.0):
+        """SIGTERM the whole process group, then SIGKILL whatever is left after `grace` seconds."""
+        if self.returncode is None and self._signal_group(signal.SIGTERM) and self._kill_timer is None:
+            self._kill_timer = self.reactor.call_later(grace, lambda: self._signal_group(signal.SIGKILL))
+
+    def write(self, text: str) -> bool:
+        """Write a line to the process's stdin (or pty). False when it no longer reads."""
+        if self.stdin_fd is None or self.returncode is not None:
+            return False
+        try:
+            os.write(self.stdin_fd, text.encode() + (b"" if text.endswith("\n") else b"\n"))
+            return True
+        except OSError:
+            return False
+
+    @property
+    def running(self):
+        return self.returncode is None

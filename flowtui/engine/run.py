@@ -1,0 +1,725 @@
+"""One run of a flow: the scheduler, its live graph, and the operations the controller exposes.
+
+Everything here runs on the reactor's thread. The graph starts as the definition and can change
+while running: `reset()` re-arms nodes (Fluxor `goto`, reruns) and `add_nodes()` grows a group
+(templates, fan-out, sub-workflows).
+"""
+
+import heapq
+import os
+import time
+
+from . import events as ev
+from .executor import CORE_ACTIONS, TaskExecution
+from .model import (
+    ACTIVE, AWAITING_APPROVAL, CANCELLED, COND_ERRORED, COND_EXIT, COND_FAILED, COND_FINISHED,
+    COND_OK, COND_SUCCEEDED, FAILED, FAILURE_CONDITIONS, FAILURES, NOT_RUN, PENDING, QUEUED,
+    REJECTED, RUNNING, SKIPPED, SUCCEEDED, TERMINAL, TIMED_OUT, WAITING,
+)
+from .reactor import Reactor
+from .state import NodeState
+
+# Run statuses
+RUN_PENDING, RUN_RUNNING, RUN_PAUSED = "pending", "running", "paused"
+RUN_SUCCEEDED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED = "succeeded", "failed", "stopped", "cancelled"
+EXIT_CODES = {RUN_SUCCEEDED: 0, RUN_FAILED: 1, RUN_STOPPED: 3, RUN_CANCELLED: 3}
+EXIT_INTERRUPTED = 130
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
+
+
+class Runtime:
+    """Format-specific behaviour plugged into a run (Fluxor expressions, Floe events…).
+
+    The default does nothing: a pure DAG of shell tasks.
+    """
+
+    actions: dict = {}
+
+    def attach(self, run):
+        self.run = run
+
+    def before_start(self, node, state):
+        """Return SKIPPED to skip the node (a condition), "pause" to pause the run first, or None."""
+        return None
+
+    def after_finish(self, node, state):
+        """Called once a node reached a terminal state; may reset or add nodes.
+
+        Return (status, error) to override the outcome (e.g. a loop guard), else None.
+        """
+        return None
+
+    def report(self) -> dict:
+        """Extra top-level fields for the JSON report."""
+        return {}
+
+
+class Run:
+    def __init__(
+        self, flow, runtime=None, *, reactor=None, bus=None, run_id=None, max_parallel=None,
+        ask=(), kill_grace=3.0, max_iterations=10000, env=None, by=None,
+    ):
+        self.flow = flow
+        self.runtime = runtime or Runtime()
+        self.reactor = reactor or Reactor()
+        self.bus = bus or ev.Bus()
+        self.run_id = run_id or new_run_id()
+        self.max_parallel = max(1, max_parallel or os.cpu_count() or 1)
+        self.ask = tuple(ask)
+        self.kill_grace = kill_grace
+        self.max_iterations = max_iterations
+        self.env = dict(env or {})
+        self.started_by = by
+        self.status = RUN_PENDING
+        self.exit_code = None
+        self.started_at = self.finished_at = None
+        self.halt = None  # None | stop | cancel | fatal | end
+        self.halted_by = None
+        self.interrupted = False  # SIGINT: exit 130
+        self.outcome = None  # an explicit verdict (Floe `end`): True good / False bad
+        self.paused = False
+        self.finished = False
+
+        self.nodes = dict(flow.nodes)
+        self.children = {nid: list(n.children) for nid, n in self.nodes.items()}
+        self.states = {nid: NodeState() for nid in self.nodes}
+        self.order = {nid: i for i, nid in enumerate(self.nodes)}
+        self.dependents = {}
+        for node in self.nodes.values():
+            for dep in node.deps:
+                self.dependents.setdefault(dep.node, []).append(node.id)
+        self.executions = {}  # task id -> TaskExecution
+        self.approvals = {}  # task id -> requested at (insertion order = oldest first)
+        self.forced = set()  # rerun targets: start without looking at their dependencies
+        self._ready = []
+        self._actions = dict(CORE_ACTIONS)
+        self._actions.update(self.runtime.actions)
+        self.runtime.attach(self)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def emit(self, event):
+        self.bus.emit(event)
+
+    def action_impl(self, kind):
+        return self._actions.get(kind)
+
+    def task_env(self, node) -> dict:
+        env = dict(os.environ)
+        env.update(self.flow.env)
+        env.update(self.env)
+        if node.env:
+            env.update(node.env)
+        env["FLOWTUI_RUN_ID"] = self.run_id
+        env["FLOWTUI_TASK_ID"] = node.id
+        if self.flow.file:
+            env["FLOWTUI_FLOW_FILE"] = os.path.abspath(self.flow.file)
+        return env
+
+    def needs_approval(self, node) -> bool:
+        if node.approval is not None:
+            return True
+        if self.ask and node.is_task:
+            from fnmatch import fnmatchcase
+
+            return any(fnmatchcase(node.id, pattern) for pattern in self.ask)
+        return False
+
+    def _set_status(self, nid, status):
+        state = self.states[nid]
+        if state.status != status:
+            state.status = status
+            self.emit(ev.TaskStatus(nid, status))
+
+    # -- starting ------------------------------------------------------------------------------
+    def start(self):
+        self.status = RUN_RUNNING
+        self.started_at = time.time()
+        self.emit(ev.RunStarted(self.run_id, self.flow.name, self.flow.format, self.flow.file))
+        for nid in self.flow.roots:
+            self._activate(nid)
+        self._pump()
+        self._check_done()
+
+    def run_to_end(self):
+        """Start (if needed) and drive the reactor until the run finished; returns the exit code."""
+        if self.status == RUN_PENDING:
+            self.reactor.call_soon(self.start)
+        self.reactor.run(until=lambda: self.finished)
+        return self.exit_code
+
+    def _parent_open(self, nid) -> bool:
+        parent = self.nodes[nid].parent
+        return self.status != RUN_PENDING if parent is None else self.states[parent].status == RUNNING
+
+    def _activate(self, nid):
+        """The node's group is running: decide whether it can start, must wait, or will not run."""
+        node, state = self.nodes[nid], self.states[nid]
+        if state.status in TERMINAL or state.status in ACTIVE or state.status == QUEUED:
+            return
+        if node.on_demand and nid not in self.forced and not self._demanded(nid):
+            return
+        if self.halt:
+            self._finish(nid, NOT_RUN, reason="halt")
+            return
+        verdict = True if nid in self.forced else self._verdict(node)
+        if verdict is True:
+            self._ready_up(nid)
+        elif verdict is None:
+            self._set_status(nid, WAITING)
+        else:
+            status, reason = verdict
+            self._finish(nid, status, reason=reason)
+
+    def _demanded(self, nid) -> bool:
+        return any(self.states[d].status == WAITING for d in self.dependents.get(nid, ()))
+
+    def _verdict(self, node):
+        """True: may start. None: undecided. (status, reason): can never start."""
+        if not node.deps:
+            return True
+        satisfied = impossible = 0
+        cause = None
+        for dep in node.deps:
+            upstream = self.states[dep.node]
+            if upstream.status not in TERMINAL:
+                if upstream.status == PENDING and self.nodes[dep.node].on_demand:
+                    self.forced.add(dep.node)
+                    self._activate(dep.node)
+                continue
+            result = self._condition(dep, upstream)
+            if result is True:
+                satisfied += 1
+                if dep.cond in FAILURE_CONDITIONS and upstream.status != SUCCEEDED:
+                    upstream.handled = True
+            else:
+                impossible += 1
+                if cause is None or result == NOT_RUN:
+                    cause = (result, f"{dep.node} {upstream.status}")
+        total = len(node.deps)
+        if node.join == "any":
+            if satisfied:
+                return True
+            return cause if impossible == total else None
+        if impossible:
+            return cause
+        return True if satisfied == total else None
+
+    def _condition(self, dep, upstream):
+        status, cond = upstream.status, dep.cond
+        ignored = status in FAILURES and self.nodes[dep.node].ignore_failure
+        if cond == COND_FINISHED:
+            return True
+        if cond == COND_OK:
+            if status in (SUCCEEDED, SKIPPED) or ignored:
+                return True
+            return NOT_RUN
+        if cond == COND_SUCCEEDED:
+            if status == SUCCEEDED or ignored or (status == SKIPPED and upstream.reason == "operator"):
+                return True
+            return SKIPPED if status == SKIPPED else NOT_RUN
+        ran = status in (SUCCEEDED, FAILED, TIMED_OUT)
+        if cond == COND_FAILED:
+            if status in FAILURES and not ignored and not upstream.errored:
+                return True
+            return SKIPPED if status in (SUCCEEDED, SKIPPED) or ignored or upstream.errored else NOT_RUN
+        if cond == COND_EXIT:
+            if ran and not upstream.errored and upstream.exit_code == dep.code:
+                return True
+            return SKIPPED if ran or status == SKIPPED else NOT_RUN
+        if cond == COND_ERRORED:
+            if upstream.errored and not ignored:
+                return True
+            return SKIPPED if ran or status == SKIPPED else NOT_RUN
+        raise ValueError(f"unknown dependency condition {cond!r}")
+
+    def _ready_up(self, nid):
+        node = self.nodes[nid]
+        if node.is_task and self.needs_approval(node) and self.states[nid].approval is None:
+            self._set_status(nid, AWAITING_APPROVAL)
+            self.approvals[nid] = time.time()
+            approval = node.approval
+            fields = [
+                {"id": f.id, "prompt": f.prompt, "type": f.type, "choices": list(f.choices), "default": f.default, "required": f.required}
+                for f in (approval.fields if approval else ())
+            ]
+            self.emit(ev.ApprovalRequested(nid, approval.prompt if approval else f"Run {nid}?", fields))
+            return
+        if node.action is None:
+            self._start(nid)  # a plain group takes no slot
+            return
+        self._set_status(nid, QUEUED)
+        heapq.heappush(self._ready, (self.order[nid], nid))
+
+    def _pump(self):
+        if self.paused or self.halt or self.finished:
+            return
+        ready = self._ready
+        while ready and len(self.executions) < self.max_parallel:
+            _, nid = heapq.heappop(ready)
+            if self.states[nid].status == QUEUED:
+                self._start(nid)
+                if self.paused or self.halt:
+                    return
+
+    def _start(self, nid):
+        node, state = self.nodes[nid], self.states[nid]
+        self.forced.discard(nid)
+        decision = self.runtime.before_start(node, state)
+        if decision == SKIPPED:
+            self._finish(nid, SKIPPED, reason="condition")
+            return
+        if decision == "pause":
+            self._set_status(nid, QUEUED)
+            heapq.heappush(self._ready, (self.order[nid], nid))
+            self.pause(by=f"autoPause before {nid}")
+            return
+        state.started_at = time.time()
+        state.finished_at = None
+        if node.action is None:
+            self._start_group(nid)
+            return
+        state.attempt += 1
+        state.status = RUNNING
+        state.exit_code = state.error = None
+        state.errored = False
+        self.emit(ev.TaskStarted(nid, state.attempt, state.iteration))
+        execution = TaskExecution(self, node, state, self._action_done)
+        self.executions[nid] = execution
+        execution.start()
+
+    def _action_done(self, nid, status, exit_code, output, error, errored):
+        execution = self.executions.pop(nid, None)
+        state = self.states[nid]
+        if execution is None or execution.state is not state:
+            return  # the node was reset while this attempt finished; drop the stale result
+        state.exit_code, state.output, state.error, state.errored = exit_code, output, error, errored
+        if status == SUCCEEDED and self.children[nid]:
+            self._start_group(nid)
+        else:
+            self._finish(nid, status)
+        self._pump()
+        self._check_done()
+
+    def _start_group(self, nid):
+        state = self.states[nid]
+        state.status = RUNNING
+        if self.nodes[nid].action is None:
+            self.emit(ev.GroupStarted(nid, state.iteration))
+        children = self.children[nid]
+        state.open_children = sum(1 for c in children if self.states[c].status not in TERMINAL)
+        if not state.open_children:
+            self._finish(nid, self._rollup(nid))
+            return
+        for child in list(children):
+            self._activate(child)
+
+    # -- finishing -----------------------------------------------------------------------------
+    def _finish(self, nid, status, reason=None, notify=True):
+        node, state = self.nodes[nid], self.states[nid]
+        state.status = status
+        state.finished_at = time.time()
+        if reason is not None:
+            state.reason = reason
+        self.approvals.pop(nid, None)
+        for child in self.children[nid]:  # a group that ends early takes its subtree with it
+            if self.states[child].status not in TERMINAL:
+                if child in self.executions:
+                    self.executions[child].cancel()
+                    continue
+                self._finish(child, SKIPPED if status == SKIPPED else NOT_RUN, reason="parent", notify=False)
+        self._emit_finished(nid)
+        generation = state.generation
+        override = self.runtime.after_finish(node, state)
+        if state.generation != generation:
+            return  # the runtime re-armed this node (a loop): its next iteration is under way
+        if override:
+            state.status, state.error = override
+            self._emit_finished(nid)
+            status = state.status
+        if status in FAILURES and node.fatal and not self.halt:
+            self._halt("fatal", by=nid)
+        if notify:
+            for dependent in self.dependents.get(nid, ()):
+                if self.states[dependent].status == WAITING:
+                    self._activate(dependent)
+            parent = node.parent
+            if parent is not None and self.states[parent].status == RUNNING:
+                parent_state = self.states[parent]
+                parent_state.open_children -= 1
+                if parent_state.open_children <= 0:
+                    self._finish(parent, self._rollup(parent))
+
+    def _emit_finished(self, nid):
+        node, state = self.nodes[nid], self.states[nid]
+        if node.is_task:
+            self.emit(ev.TaskFinished(
+                nid, state.status, state.exit_code, state.attempt, state.iteration,
+                state.duration(), state.error,
+            ))
+        else:
+            self.emit(ev.GroupFinished(nid, state.status))
+
+    def unhandled_failure(self, nid) -> bool:
+        state = self.states[nid]
+        return state.status in FAILURES and not state.handled and not self.nodes[nid].ignore_failure
+
+    def _rollup(self, nid):
+        """A group's outcome from its action and children."""
+        statuses = [self.states[c].status for c in self.children[nid]]
+        if any(self.unhandled_failure(c) for c in self.children[nid]):
+            return FAILED
+        if CANCELLED in statuses:
+            return CANCELLED
+        if NOT_RUN in statuses and self.halt:
+            return NOT_RUN
+        return SUCCEEDED
+
+    def _check_done(self):
+        if self.finished or self.status == RUN_PENDING:
+            return
+        if self.executions:
+            return
+        if self.approvals and not self.halt:
+            return
+        if self.paused and self._ready and not self.halt:
+            return
+        if self._ready and not self.halt:
+            self._pump()
+            if self.executions:
+                return
+        for nid in self.nodes:  # whatever is left was never reached
+            state = self.states[nid]
+            if state.status not in TERMINAL:
+                unneeded = self.nodes[nid].on_demand and state.status == PENDING and not self.halt
+                state.status = SKIPPED if unneeded else NOT_RUN
+                state.reason = state.reason or ("not needed" if unneeded else ("halt" if self.halt else "unreachable"))
+                self._emit_finished(nid)
+        self._ready.clear()
+        self.finished = True
+        self.finished_at = time.time()
+        self.status = self._final_status()
+        self.exit_code = EXIT_INTERRUPTED if self.interrupted else EXIT_CODES[self.status]
+        self.emit(ev.RunFinished(self.status, self.exit_code))
+
+    def _final_status(self):
+        if self.halt == "cancel":
+            return RUN_CANCELLED
+        if self.halt == "stop":
+            return RUN_STOPPED
+        if self.outcome is not None:
+            return RUN_SUCCEEDED if self.outcome else RUN_FAILED
+        if self.halt == "fatal":
+            return RUN_FAILED
+        roots = self.flow.roots
+        if any(self.unhandled_failure(r) for r in roots):
+            return RUN_FAILED
+        return RUN_SUCCEEDED
+
+    def _halt(self, mode, by=None):
+        self.halt = mode
+        self.halted_by = by
+        self.emit(ev.RunStopping(mode, by))
+        for nid in list(self.approvals):
+            self._finish(nid, NOT_RUN, reason="halt")
+        for execution in list(self.executions.values()):
+            if mode in ("cancel", "end"):
+                execution.cancel()
+            else:
+                execution.abandon_retry()
+        self._check_done()
+
+    # -- run-time graph changes (runtimes) ------------------------------------------------------
+    def add_nodes(self, parent, nodes):
+        """Grow group `parent` with new nodes (ordered parent-first); starts them if it runs."""
+        added = []
+        base = max(self.order.values(), default=0) + 1
+        for i, node in enumerate(nodes):
+            self.nodes[node.id] = node
+            self.children[node.id] = list(node.children)
+            self.states[node.id] = NodeState()
+            self.order[node.id] = base + i
+            for dep in node.deps:
+                self.dependents.setdefault(dep.node, []).append(node.id)
+            if node.parent == parent:
+                added.append(node.id)
+        self.children[parent].extend(added)
+        self.emit(ev.NodesAdded(parent, [node_json(n) for n in nodes]))
+        parent_state = self.states[parent]
+        if parent_state.status == RUNNING and parent not in self.executions:
+            parent_state.open_children += len(added)
+            for nid in added:
+                self._activate(nid)
+        return added
+
+    def _drop_dynamic(self, nid):
+        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration)."""
+        static = self.flow.nodes.get(nid)
+        keep = set(static.children) if static is not None else set()
+        for child in self.children[nid]:
+            if child not in keep:
+                self._drop_dynamic(child)
+                for dep in self.nodes[child].deps:
+                    users = self.dependents.get(dep.node)
+                    if users and child in users:
+                        users.remove(child)
+                del self.nodes[child], self.states[child], self.order[child], self.children[child]
+        self.children[nid] = [c for c in self.children[nid] if c in keep]
+
+    def reset(self, ids, *, loop=False):
+        """Put nodes (with their subtrees) back to pending and start them again when they can.
+
+        `loop` marks a new iteration (goto); otherwise it is a rerun. Returns an error text when
+        the loop guard stops it.
+        """
+        ids = [nid for nid in ids if nid in self.nodes]
+        if loop:
+            for nid in ids:
+                if self.states[nid].iteration >= self.max_iterations:
+                    return f"loop guard: {nid} reached {self.max_iterations} iterations (raise --max-iterations)"
+        if self.finished:
+            self._reopen()
+        for nid in ids:
+            self._reset_subtree(nid, loop)
+        for nid in ids:
+            self._reopen_parents(nid)
+        for nid in ids:
+            if self._parent_open(nid):
+                self._activate(nid)
+        self._pump()
+        self._check_done()
+        return None
+
+    def _reset_subtree(self, nid, loop):
+        old = self.states[nid]
+        execution = self.executions.pop(nid, None)
+        if execution is not None:
+            execution.cancel()
+        self.approvals.pop(nid, None)
+        self._drop_dynamic(nid)
+        self.states[nid] = NodeState(
+            attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
+        )
+        old.generation += 1
+        self.emit(ev.TaskStatus(nid, PENDING))
+        for child in self.children[nid]:
+            self._reset_subtree(child, loop)
+
+    def _reopen_parents(self, nid):
+        parent = self.nodes[nid].parent
+        while parent is not None:
+            state = self.states[parent]
+            state.open_children = sum(1 for c in self.children[parent] if self.states[c].status not in TERMINAL)
+            if state.status in TERMINAL:
+                state.status = RUNNING
+                state.finished_at = None
+                self.emit(ev.TaskStatus(parent, RUNNING))
+            parent = self.nodes[parent].parent
+
+    def _reopen(self):
+        self.finished = False
+        self.halt = self.halted_by = None
+        self.outcome = None
+        self.interrupted = False
+        self.status = RUN_PAUSED if self.paused else RUN_RUNNING
+        self.exit_code = self.finished_at = None
+        self.emit(ev.RunReopened(None))
+
+    def end(self, good: bool, by: str):
+        """An explicit end (Floe `end`): the run's verdict is `good`; whatever runs is cancelled."""
+        if self.outcome is None:
+            self.outcome = good
+        self._halt("end", by=by)
+
+    # -- controller operations -------------------------------------------------------------------
+    # Each returns (ok, message). They run on the reactor thread (see controller.Controller).
+    def pause(self, by=None):
+        if self.finished:
+            return False, "the run has finished"
+        if self.paused:
+            return False, "already paused"
+        self.paused = True
+        self.status = RUN_PAUSED
+        self.emit(ev.RunPaused(by))
+        return True, "paused: running tasks finish, nothing new starts"
+
+    def resume(self, by=None):
+        if not self.paused:
+            return False, "not paused"
+        self.paused = False
+        if not self.finished:
+            self.status = RUN_RUNNING
+        self.emit(ev.RunResumed(by))
+        self._pump()
+        self._check_done()
+        return True, "resumed"
+
+    def stop(self, by=None):
+        if self.finished:
+            return False, "the run has finished"
+        if self.halt in ("stop", "cancel"):
+            return False, f"already {'stopping' if self.halt == 'stop' else 'cancelling'}"
+        self._halt("stop", by=by)
+        return True, "stopping: running tasks finish, nothing new starts"
+
+    def cancel(self, by=None, interrupted=False):
+        if self.finished:
+            return False, "the run has finished"
+        self.interrupted = self.interrupted or interrupted
+        if self.halt == "cancel":
+            return False, "already cancelling"
+        self._halt("cancel", by=by)
+        return True, "cancelling: running tasks are terminated, teardown hooks run"
+
+    def approve(self, nid, by=None, reason=None, values=None):
+        if nid not in self.approvals:
+            return False, f"{nid} is not awaiting approval"
+        node = self.nodes[nid]
+        try:
+            values = check_values(node.approval.fields if node.approval else (), values or {})
+        except ValueError as exc:
+            return False, str(exc)
+        state = self.states[nid]
+        state.approval = {"decision": "approved", "by": by, "at": time.time(), "reason": reason}
+        state.values = values
+        del self.approvals[nid]
+        self.emit(ev.ApprovalGranted(nid, by, reason, values))
+        if self.halt:
+            self._finish(nid, NOT_RUN, reason="halt")
+        else:
+            self._ready_up(nid)
+            self._pump()
+        self._check_done()
+        return True, f"approved {nid}"
+
+    def reject(self, nid, by=None, reason=None):
+        if nid not in self.approvals:
+            return False, f"{nid} is not awaiting approval"
+        state = self.states[nid]
+        state.approval = {"decision": "rejected", "by": by, "at": time.time(), "reason": reason}
+        state.error = f"rejected by {by or 'operator'}" + (f": {reason}" if reason else "")
+        del self.approvals[nid]
+        self.emit(ev.ApprovalRejected(nid, by, reason))
+        self._finish(nid, REJECTED)
+        self._pump()
+        self._check_done()
+        return True, f"rejected {nid}"
+
+    def skip(self, nid, by=None):
+        if nid not in self.nodes:
+            return False, f"no task {nid}"
+        state = self.states[nid]
+        if state.status not in (PENDING, WAITING, QUEUED, AWAITING_APPROVAL):
+            return False, f"{nid} is {state.status}: only a task that has not started can be skipped"
+        state.error = f"skipped by {by or 'operator'}"
+        self._finish(nid, SKIPPED, reason="operator")
+        self._pump()
+        self._check_done()
+        return True, f"skipped {nid}"
+
+    def rerun(self, nid, downstream=False, by=None):
+        if nid not in self.nodes:
+            return False, f"no task {nid}"
+        if self.states[nid].status not in TERMINAL:
+            return False, f"{nid} is {self.states[nid].status}: only a finished task can be rerun"
+        ids = [nid] + (self.downstream_of(nid) if downstream else [])
+        self.forced.add(nid)
+        self.reset(ids)
+        extra = f" and {len(ids) - 1} downstream" if len(ids) > 1 else ""
+        return True, f"rerunning {nid}{extra}"
+
+    def downstream_of(self, nid):
+        """Every node that (transitively) depends on `nid` or on a group containing it."""
+        seen, stack, out = {nid}, [nid], []
+        while stack:
+            current = stack.pop()
+            sources = [current]
+            parent = self.nodes[current].parent
+            while parent is not None:  # depending on a group means depending on its members
+                sources.append(parent)
+                parent = self.nodes[parent].parent
+            for source in sources:
+                for dependent in self.dependents.get(source, ()):
+                    if dependent not in seen:
+                        seen.add(dependent)
+                        out.append(dependent)
+                        stack.append(dependent)
+        return sorted(out, key=self.order.__getitem__)
+
+    def send(self, nid, text):
+        execution = self.executions.get(nid)
+        if execution is None:
+            return False, f"{nid} is not running"
+        if not execution.send(text):
+            return False, f"{nid} does not read input"
+        return True, f"sent to {nid}"
+
+    # -- views -----------------------------------------------------------------------------------
+    def pending_approvals(self):
+        return list(self.approvals)
+
+    def snapshot(self) -> dict:
+        """Everything a viewer needs to draw the run; events then keep it current."""
+        return {
+            "run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
+            "started_at": self.started_at, "finished_at": self.finished_at, "paused": self.paused,
+            "flow": {"name": self.flow.name, "format": self.flow.format, "file": self.flow.file},
+            "roots": list(self.flow.roots),
+            "nodes": [node_json(self.nodes[nid], self.children[nid]) for nid in self.tree_order()],
+            "states": {nid: state.to_json() for nid, state in self.states.items()},
+            "approvals": list(self.approvals),
+        }
+
+    def tree_order(self):
+        """Node ids depth-first in definition order (dynamic nodes under their parent)."""
+        out, stack = [], list(reversed(self.flow.roots))
+        while stack:
+            nid = stack.pop()
+            out.append(nid)
+            stack.extend(reversed(self.children[nid]))
+        seen = set(out)
+        out.extend(nid for nid in self.nodes if nid not in seen)  # unattached on-demand nodes
+        return out
+
+
+def node_json(node, children=None) -> dict:
+    return {
+        "id": node.id, "name": node.name, "parent": node.parent, "label": node.label,
+        "children": list(node.children if children is None else children), "is_task": node.is_task,
+        "deps": [{"node": d.node, "cond": d.cond, "code": d.code} for d in node.deps],
+        "join": node.join, "estimate": node.estimate,
+        "approval": None if node.approval is None else {
+            "prompt": node.approval.prompt,
+            "fields": [{"id": f.id, "prompt": f.prompt, "type": f.type, "choices": list(f.choices), "default": f.default} for f in node.approval.fields],
+        },
+        "action": None if node.action is None else node.action.kind,
+        "hooks": sorted(node.hooks),
+    }
+
+
+def check_values(fields, values) -> dict:
+    """Approval answers as strings: required fields present, bools "true"/"false", choices valid."""
+    out = {}
+    for field in fields:
+        value = values.get(field.id, field.default)
+        if value is None or value == "":
+            if field.required and value is None:
+                raise ValueError(f"missing value for field {field.id!r}")
+            out[field.id] = "" if value is None else value
+            continue
+        if field.type == "bool":
+            text = str(value).strip().lower()
+            if text in ("y", "yes", "true", "1", "on"):
+                value = "true"
+            elif text in ("n", "no", "false", "0", "off"):
+                value = "false"
+            else:
+                raise ValueError(f"field {field.id!r} must be yes or no, not {value!r}")
+        elif field.type == "choice" and str(value) not in field.choices:
+            raise ValueError(f"field {field.id!r} must be one of {', '.join(field.choices)}")
+        out[field.id] = str(value)
+    for key, value in values.items():  # answers for fields the form did not declare pass through
+        out.setdefault(key, str(value))
+    return out

@@ -1,0 +1,1 @@
+"""The Textual TUI (imports textual; the engine never imports this package)."""
