@@ -28,3 +28,15 @@ class FlowError(Exception):
     def __init__(self, diagnostics):
         self.diagnostics = sorted(diagnostics, key=lambda d: (d.line or 0, d.col or 0))
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class NeedsChoice(Exception):
+    """The file holds several flows (or triggers) and the user must pick one.
+
+    `kind` is the option that picks (`flow`, `trigger`); `choices` is [(id, name)].
+    """
+
+    def __init__(self, path, kind, choices):
+        self.path, self.kind, self.choices = path, kind, choices
+        listed = ", ".join(cid for cid, _ in choices)
+        super().__init__(f"{path}: holds several {kind}s ({listed}); pick one with --{kind} ID")

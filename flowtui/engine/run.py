@@ -56,6 +56,13 @@ class Runtime:
         """Extra top-level fields for the JSON report."""
         return {}
 
+    def checkpoint(self) -> dict:
+        """JSON-able runtime state (Fluxor session, Floe event history) for resume."""
+        return {}
+
+    def restore(self, data: dict):
+        """Reload what checkpoint() returned, before a resumed run starts."""
+
 
 class Run:
     def __init__(
