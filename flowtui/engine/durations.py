@@ -20,6 +20,8 @@ def parse_duration(text) -> float:
 def format_duration(seconds) -> str:
     if seconds is None:
         return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s" if seconds < 10 and seconds != int(seconds) else f"{seconds:.0f}s"
     minutes, secs = divmod(int(round(seconds)), 60)

@@ -20,7 +20,7 @@ class Event:
         _TYPES[cls.type] = cls
 
     def __init__(self, *args, ts=None, **kw):
-        for name, value in zip(self.names, args):
+        for name, value in zip(self.names, args, strict=False):
             setattr(self, name, value)
         for name in self.names[len(args):]:
             setattr(self, name, kw.pop(name, None))

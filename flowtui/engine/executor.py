@@ -4,9 +4,7 @@ Every piece (main action or hook) is an `ActionContext` handed to an action impl
 looked up by `Action.kind`. Implementations call `ctx.done(...)` exactly once, now or later.
 """
 
-import os
-
-from .events import HookFinished, HookStarted, Notice, TaskOutput, TaskRetrying, TaskStarted
+from .events import HookFinished, HookStarted, TaskOutput, TaskRetrying, TaskStarted
 from .model import CANCELLED, FAILED, RETRYING, RUNNING, SUCCEEDED, TIMED_OUT
 from .process import Process, argv_for
 
@@ -48,6 +46,9 @@ class ActionContext:
             on_lines=self.output, on_exit=on_exit or (lambda code: self.done(code)),
         )
         self.processes.append(proc)
+        if proc.pid is not None:
+            for watcher in self.run.spawn_watchers:  # each process leads its own group: pid == pgid
+                watcher(self.node.id, proc.pid)
         if self.cancelled or self.timed_out:
             proc.terminate(self.run.kill_grace)
         return proc
@@ -139,8 +140,6 @@ class TaskExecution:
         def finished(code, output, error, errored):
             self.state.hooks.append((kind, code))
             self.run.emit(HookFinished(self.node.id, kind, code))
-            if code != 0:
-                self.run.emit(Notice("warning", f"{kind} hook exited {code}" + (f": {error}" if error else ""), self.node.id))
             then()
 
         self._job(action, kind, finished)
@@ -237,9 +236,3 @@ class TaskExecution:
             return False
         return any(proc.write(text) for proc in ctx.processes if proc.running)
 
-
-def base_env(extra_env) -> dict:
-    env = dict(os.environ)
-    if extra_env:
-        env.update(extra_env)
-    return env

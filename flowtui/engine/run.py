@@ -12,9 +12,28 @@ import time
 from . import events as ev
 from .executor import CORE_ACTIONS, TaskExecution
 from .model import (
-    ACTIVE, AWAITING_APPROVAL, CANCELLED, COND_ERRORED, COND_EXIT, COND_FAILED, COND_FINISHED,
-    COND_OK, COND_SUCCEEDED, FAILED, FAILURE_CONDITIONS, FAILURES, NOT_RUN, PENDING, QUEUED,
-    REJECTED, RUNNING, SKIPPED, SUCCEEDED, TERMINAL, TIMED_OUT, WAITING,
+    ACTIVE,
+    AWAITING_APPROVAL,
+    CANCELLED,
+    COND_ERRORED,
+    COND_EXIT,
+    COND_FAILED,
+    COND_FINISHED,
+    COND_OK,
+    COND_SUCCEEDED,
+    FAILED,
+    FAILURE_CONDITIONS,
+    FAILURES,
+    NOT_RUN,
+    PENDING,
+    QUEUED,
+    REJECTED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TERMINAL,
+    TIMED_OUT,
+    WAITING,
 )
 from .reactor import Reactor
 from .state import NodeState
@@ -101,6 +120,7 @@ class Run:
         self.executions = {}  # task id -> TaskExecution
         self.approvals = {}  # task id -> requested at (insertion order = oldest first)
         self.forced = set()  # rerun targets: start without looking at their dependencies
+        self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
         self._ready = []
         self._actions = dict(CORE_ACTIONS)
         self._actions.update(self.runtime.actions)

@@ -1,0 +1,211 @@
+"""Command line: `flowtui run | validate | graph` and the store/control commands.
+
+Only argparse is imported up front; each command imports what it needs, so `run --no-ui` never
+loads Textual, YAML or jsonschema unless the flow calls for them.
+"""
+
+import argparse
+import os
+import sys
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _key_value(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _seconds(text):
+    from .engine.durations import parse_duration
+
+    if text.strip() in ("0", "0s"):
+        return 0.0
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _format_args(p):
+    p.add_argument("--format", default="auto", choices=["auto", "flowctrl", "fluxor", "floe"],
+                   help="file format (default: detect)")
+    p.add_argument("--set", dest="sets", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="Fluxor initial state / Floe form values / environment for Flow-CTRL tasks (repeatable)")
+    p.add_argument("--flow", help="Floe: the flow to run when the config holds several")
+    p.add_argument("--trigger", help="Floe: the trigger that starts the run")
+    p.add_argument("--policy", choices=["auto", "ask", "deny"], help="Fluxor approval policy for every task")
+    p.add_argument("--state-dir", help="where runs, logs and sockets live (default: $FLOWTUI_STATE_DIR, "
+                   "else the user state dir)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="flowtui", description="Run Flow-CTRL, Fluxor and Floe workflows in a terminal UI or headless.",
+        epilog="Exit codes: 0 succeeded, 1 failed, 2 usage error or invalid flow, 3 stopped or cancelled, "
+               "130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"flowtui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a flow (TUI when stdout is a terminal, else headless)")
+    run.add_argument("file")
+    run.add_argument("--no-ui", action="store_true", help="headless: attributed output, exit codes, reports")
+    _format_args(run)
+    run.add_argument("--max-parallel", type=int, default=None, metavar="N", help="concurrent tasks (default: CPUs)")
+    run.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
+    run.add_argument("--approve-all", action="store_true", help="approve every gated task")
+    run.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")
+    run.add_argument("--ask", action="append", default=[], metavar="GLOB", help="require approval before matching tasks")
+    run.add_argument("--approval-timeout", type=_seconds, default=0.0, metavar="DURATION",
+                     help="headless without a TTY: wait this long for another terminal (default 0: reject)")
+    run.add_argument("--max-iterations", type=int, default=10000, metavar="N", help="loop guard (Fluxor goto)")
+    run.add_argument("--report", metavar="PATH", help="write the JSON report here")
+    run.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
+    run.add_argument("--events", metavar="PATH", help="write every engine event as JSON Lines here")
+
+    validate = sub.add_parser("validate", help="check a flow file: a summary, or every problem (exit 2)")
+    validate.add_argument("file")
+    _format_args(validate)
+
+    graph = sub.add_parser("graph", help="print the flow's DAG as Graphviz dot or Mermaid")
+    graph.add_argument("file")
+    _format_args(graph)
+    style = graph.add_mutually_exclusive_group()
+    style.add_argument("--dot", dest="style", action="store_const", const="dot", help="Graphviz (default)")
+    style.add_argument("--mermaid", dest="style", action="store_const", const="mermaid", help="Mermaid flowchart")
+    return parser
+
+
+def _options(args):
+    from .engine.loaders import LoadOptions
+
+    return LoadOptions(
+        sets=dict(args.sets), flow=args.flow, trigger=args.trigger, policy=args.policy,
+        max_iterations=getattr(args, "max_iterations", None), state_dir=args.state_dir_path,
+        ask=getattr(args, "ask", []),
+    )
+
+
+def _load(args, err):
+    """(flow, runtime) or an exit code after printing the problems."""
+    from .engine.diagnostics import FlowError, NeedsChoice
+    from .engine.loaders import load
+
+    options = _options(args)
+    try:
+        return load(args.file, args.format, options)
+    except FlowError as exc:
+        for diagnostic in exc.diagnostics:
+            err.write(f"{diagnostic}\n")
+        return EXIT_USAGE
+    except NeedsChoice as exc:
+        err.write(f"{exc}\n")
+        for cid, name in exc.choices:
+            err.write(f"  {cid}" + (f"  ({name})" if name and name != cid else "") + "\n")
+        return EXIT_USAGE
+
+
+def cmd_validate(args, out, err):
+    loaded = _load(args, err)
+    if isinstance(loaded, int):
+        return loaded
+    flow, _ = loaded
+    from .engine.durations import format_duration
+    from .engine.loaders import FORMAT_NAMES
+
+    tasks = flow.tasks()
+    groups = [n for n in flow.nodes.values() if n.is_group]
+    estimate = sum(t.estimate or 0 for t in tasks)
+    out.write(f"{flow.file}: {FORMAT_NAMES.get(flow.format, flow.format)} {flow.name!r} is valid\n")
+    out.write(f"  {len(tasks)} tasks in {len(groups)} groups")
+    gated = sum(1 for t in tasks if t.approval)
+    hooked = sum(1 for t in tasks if t.hooks)
+    if hooked:
+        out.write(f", {hooked} with hooks")
+    if gated:
+        out.write(f", {gated} gated by approval")
+    if estimate:
+        out.write(f", estimated {format_duration(estimate)}")
+    out.write("\n")
+    for warning in flow.warnings:
+        out.write(f"{warning}\n")
+    return EXIT_OK
+
+
+def cmd_graph(args, out, err):
+    loaded = _load(args, err)
+    if isinstance(loaded, int):
+        return loaded
+    from .engine.graphviz import to_dot, to_mermaid
+
+    out.write(to_mermaid(loaded[0]) if args.style == "mermaid" else to_dot(loaded[0]))
+    return EXIT_OK
+
+
+def cmd_run(args, out, err):
+    if args.max_parallel is not None and args.max_parallel < 1:
+        err.write("flowtui: --max-parallel must be at least 1\n")
+        return EXIT_USAGE
+    loaded = _load(args, err)
+    if isinstance(loaded, int):
+        return loaded
+    flow, runtime = loaded
+    for warning in flow.warnings:
+        err.write(f"{warning}\n")
+    missing = flow.extra.get("missing_inputs")
+    if missing:
+        err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} "
+                  f"(pass --set FIELD=VALUE)\n")
+        return EXIT_USAGE
+    from .engine.run import Run
+
+    env = dict(args.sets) if flow.format == "flowctrl" else None
+    run = Run(flow, runtime, max_parallel=args.max_parallel, ask=args.ask, max_iterations=args.max_iterations,
+              env=env, by=os.environ.get("USER"))
+    use_tui = not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
+    if not args.no_ui and not use_tui:
+        err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
+    if use_tui:
+        from .headless import write_reports
+        from .reporters.tails import Tails
+        from .screens.app import main as tui_main
+        from .screens.source import LocalSource
+
+        tails = Tails(run.bus)
+        events = None
+        if args.events:
+            from .reporters.jsonl import EventsWriter
+
+            events = EventsWriter(run.bus, args.events)
+        code = tui_main(LocalSource(run))
+        if events:
+            events.close()
+        write_reports(run, args, tails)
+        return code
+    from .headless import run_headless
+
+    return run_headless(run, args, out)
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
+
+
+def main(argv=None, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(err)
+        return EXIT_USAGE
+    args.sets = dict(getattr(args, "sets", None) or [])
+    args.state_dir_path = getattr(args, "state_dir", None) or os.environ.get("FLOWTUI_STATE_DIR")
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except BrokenPipeError:
+        return EXIT_FAILED

@@ -1,0 +1,129 @@
+"""Flow-CTRL sketches (JSON): stages run in file order, actions one at a time within a stage.
+
+Follows the documented behaviour, not the original's bugs (see docs/formats.md): required
+`name`/`cmd`, validated durations, `fatal-nok` stops the whole run, `time` feeds the ETA.
+"""
+
+import json
+import os
+
+from ..diagnostics import Diagnostic, FlowError
+from ..durations import parse_duration
+from ..model import COND_FINISHED, Action, Approval, Dep, FlowDef, Node
+
+HOOKS = {"setup-cmd": "setup", "on-ok-cmd": "on_ok", "on-nok-cmd": "on_nok", "teardown-cmd": "teardown"}
+KNOWN_KEYS = frozenset({"name", "cmd", "fatal-nok", "timeout", "time", "approve", *HOOKS})
+
+
+def _digest(text) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(path, text, options=None) -> FlowDef:
+    options = options or {}
+    duplicated = []
+
+    def pairs_hook(pairs):
+        if len({k for k, _ in pairs}) != len(pairs):
+            duplicated.append(True)
+        return dict(pairs)
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+    digest = _digest(text)
+    positions = None
+
+    def located(problems, severity="error"):
+        nonlocal positions
+        if positions is None:
+            from ..jsonpos import JsonPositions
+
+            positions = JsonPositions(text)
+        return [Diagnostic(path, *positions.at(p), message, severity) for p, message in problems]
+
+    from ..schema import validate
+
+    cache = options.get("state_dir") and os.path.join(options["state_dir"], "cache")
+    problems = validate("flowctrl", data, digest=digest, cache_dir=cache)
+    if not problems:
+        problems = _semantic_problems(data)
+    if not problems and not any(k != "name" for k in data):
+        problems = [((), "the sketch has no stages: add a stage, a key whose value is a list of actions")]
+    if problems or duplicated:
+        diagnostics = located(problems)
+        if duplicated:
+            from ..jsonpos import JsonPositions
+
+            positions = positions or JsonPositions(text)
+            for dup_path, (line, col) in positions.duplicates:
+                diagnostics.append(Diagnostic(path, line, col, f"duplicate key `{dup_path[-1]}`"))
+        raise FlowError(diagnostics)
+    return _build(path, data, digest, located)
+
+
+def _semantic_problems(data):
+    """What the schema cannot say: action names unique within their stage."""
+    problems = []
+    for stage, actions in data.items():
+        if stage == "name":
+            continue
+        seen = set()
+        for index, action in enumerate(actions):
+            name = action["name"]
+            if name in seen:
+                problems.append(((stage, index, "name"), f"duplicate action name `{name}` in stage `{stage}`"))
+            seen.add(name)
+    return problems
+
+
+def _build(path, data, digest, located) -> FlowDef:
+    nodes = {}
+    roots = []
+    warnings = []
+    previous_stage = None
+    for stage, actions in data.items():
+        if stage == "name":
+            continue
+        child_ids = []
+        previous = None
+        for index, spec in enumerate(actions):
+            unknown = sorted(set(spec) - KNOWN_KEYS)
+            if unknown:
+                warnings.extend(located([(
+                    (stage, index, unknown[0]),
+                    f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(f'`{k}`' for k in unknown)} ignored "
+                    f"(known: {', '.join(sorted(KNOWN_KEYS))})",
+                )], "warning"))
+            task_id = f"{stage}/{spec['name']}"
+            approve = spec.get("approve")
+            nodes[task_id] = Node(
+                id=task_id, name=spec["name"], parent=stage,
+                deps=(Dep(node=previous, cond=COND_FINISHED),) if previous else (),
+                action=Action(kind="shell", params={"cmd": spec["cmd"]}),
+                hooks={kind: Action(kind="shell", params={"cmd": spec[key]}) for key, kind in HOOKS.items() if spec.get(key, "").strip()},
+                timeout=parse_duration(spec["timeout"]) if "timeout" in spec else None,
+                estimate=parse_duration(spec["time"]) if "time" in spec else None,
+                fatal=spec.get("fatal-nok", False),
+                approval=(Approval(prompt=approve if isinstance(approve, str) else f"Run {task_id}?") if approve else None),
+            )
+            child_ids.append(task_id)
+            previous = task_id
+        nodes[stage] = Node(
+            id=stage, name=stage, children=tuple(child_ids), label="stage",
+            deps=(Dep(node=previous_stage, cond=COND_FINISHED),) if previous_stage else (),
+        )
+        roots.append(stage)
+        previous_stage = stage
+    ordered = {}
+    for stage in roots:  # groups before their children: definition order, depth first
+        ordered[stage] = nodes[stage]
+        for child in nodes[stage].children:
+            ordered[child] = nodes[child]
+    return FlowDef(
+        name=data.get("name") or os.path.basename(path), format="flowctrl", file=path, nodes=ordered,
+        roots=tuple(roots), warnings=tuple(warnings), digest=digest,
+    )

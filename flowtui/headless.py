@@ -1,0 +1,152 @@
+"""`flowtui run --no-ui`: the run on the main thread, reporters attached, approvals decided.
+
+Approvals: `--reject GLOB` and `--approve GLOB` / `--approve-all` decide at once; otherwise a TTY
+prompt asks; otherwise the run waits for another terminal at most `--approval-timeout` (default 0:
+reject at once, naming the flags), so CI never hangs on a prompt.
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from .engine.controller import Controller
+
+
+class ApprovalDecider:
+    def __init__(self, run, *, approve=(), approve_all=False, reject=(), values=None, timeout=0.0,
+                 interactive=False, out=sys.stderr):
+        self.run, self.controller = run, Controller(run)
+        self.approve, self.approve_all, self.reject = tuple(approve), approve_all, tuple(reject)
+        self.values = dict(values or {})
+        self.timeout, self.interactive, self.out = timeout, interactive, out
+        self._asking = threading.Lock()
+        run.bus.subscribe(self)
+
+    def _matches(self, task, patterns):
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase(task, p) for p in patterns)
+
+    def __call__(self, event):
+        if event.type != "approval_requested":
+            return
+        task = event.task
+        if self._matches(task, self.reject):
+            self.run.reactor.call_soon(self.run.reject, task, "--reject", "matched --reject")
+        elif self.approve_all or self._matches(task, self.approve):
+            self.run.reactor.call_soon(self._approve, task, "--approve-all" if self.approve_all else "--approve")
+        elif self.interactive:
+            threading.Thread(target=self._ask, args=(event,), daemon=True).start()
+        else:
+            self.run.reactor.call_later(self.timeout or 0.0, self._expire, task)
+
+    def _approve(self, task, by):
+        ok, message = self.run.approve(task, by=by, values=self.values)
+        if not ok:  # e.g. a required field has no --set value: nothing can answer it here
+            self.run.reject(task, by=by, reason=message)
+
+    def _expire(self, task):
+        if task in self.run.approvals:
+            wait = f"waited {self.timeout:g}s; " if self.timeout else ""
+            self.run.reject(task, by="flowtui", reason=(
+                f"no approval ({wait}no terminal to ask): pass --approve {task!r}, --approve-all, "
+                f"or --approval-timeout and approve from another terminal"
+            ))
+
+    def _ask(self, event):
+        with self._asking:  # one question at a time on the terminal
+            if event.task not in self.run.approvals:
+                return
+            fields = event.fields or []
+            self.out.write(f"\n? {event.prompt} [{event.task}]\n")
+            values = dict(self.values)
+            for field in fields:
+                if field["id"] in values:
+                    continue
+                hint = f" [{field['default']}]" if field.get("default") else ""
+                if field["type"] == "bool":
+                    hint += " (y/n)"
+                elif field["type"] == "choice":
+                    hint += f" ({'/'.join(field['choices'])})"
+                answer = self._read(f"  {field['prompt'] or field['id']}{hint}: ")
+                if answer is None:
+                    return
+                if answer or field.get("default") is None:
+                    values[field["id"]] = answer
+            answer = self._read("  approve? [y/N/reason to reject]: ")
+            if answer is None:
+                return
+            if answer.strip().lower() in ("y", "yes"):
+                reply = self.controller.approve(event.task, by=_user(), values=values).wait()
+                if not reply.ok:
+                    self.out.write(f"  {reply.message}\n")
+            else:
+                reason = answer.strip() if answer.strip().lower() not in ("", "n", "no") else None
+                self.controller.reject(event.task, by=_user(), reason=reason).wait()
+
+    def _read(self, prompt):
+        self.out.write(prompt)
+        self.out.flush()
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+
+def _user():
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+
+
+def install_signals(run):
+    """SIGINT/SIGTERM: cancel (process groups terminated, teardown runs), exit 130; twice: kill now."""
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        if len(seen) == 1:
+            sys.stderr.write("\nflowtui: interrupted: terminating running tasks (again to kill)\n")
+            run.reactor.call_threadsafe(run.cancel, "SIGINT" if signum == signal.SIGINT else "SIGTERM", True)
+        else:
+            for execution in list(run.executions.values()):
+                ctx = execution.current
+                for proc in ctx.processes if ctx else ():
+                    proc._signal_group(signal.SIGKILL)
+            os._exit(130)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_headless(run, args, out=sys.stdout) -> int:
+    from .reporters.console import ConsolePrinter
+    from .reporters.tails import Tails
+
+    tails = Tails(run.bus)
+    ConsolePrinter(run, out, tails)
+    events = None
+    if args.events:
+        from .reporters.jsonl import EventsWriter
+
+        events = EventsWriter(run.bus, args.events)
+    ApprovalDecider(
+        run, approve=args.approve or (), approve_all=args.approve_all, reject=args.reject or (),
+        values=args.sets, timeout=args.approval_timeout, interactive=sys.stdin.isatty(),
+    )
+    install_signals(run)
+    try:
+        code = run.run_to_end()
+    finally:
+        if events:
+            events.close()
+    write_reports(run, args, tails)
+    return code
+
+
+def write_reports(run, args, tails):
+    if args.report:
+        from .reporters.json_report import write_report
+
+        write_report(run, args.report)
+    if args.junit:
+        from .reporters.junit import write_junit
+
+        write_junit(run, tails, args.junit)

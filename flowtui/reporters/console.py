@@ -1,0 +1,161 @@
+"""The headless printer: attributed output, status lines, GitHub Actions groups, a summary."""
+
+import os
+
+from ..engine.durations import format_duration
+
+_STYLES = {
+    "succeeded": ("✔", "32"), "failed": ("✘", "31"), "timed_out": ("⏱", "31"), "rejected": ("✘", "31"),
+    "cancelled": ("■", "33"), "skipped": ("↷", "2"), "not_run": ("·", "2"),
+}
+
+
+class ConsolePrinter:
+    """Subscribes to a run's events and writes lines to `out` (a text stream)."""
+
+    def __init__(self, run, out, tails, *, color=None, github=None):
+        self.run, self.out, self.tails = run, out, tails
+        self.color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color
+        self.github = os.environ.get("GITHUB_ACTIONS") == "true" if github is None else github
+        self._group = None  # GitHub Actions: the task whose output streams inside the open group
+        self._held = {}  # GitHub Actions: output of other tasks, printed in their own group
+        self._prefix = {}
+        run.bus.subscribe(self)
+
+    def _paint(self, text, code):
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def _write(self, text):
+        self.out.write(text)
+
+    def __call__(self, event):
+        handler = getattr(self, "on_" + event.type, None)
+        if handler is not None:
+            handler(event)
+
+    # -- output -------------------------------------------------------------------------------
+    def _lines(self, task, lines, stream, hook):
+        prefix = self._prefix.get(task)
+        if prefix is None:
+            prefix = self._prefix[task] = self._paint(f"[{task}]", "36") + " "
+        if hook:
+            prefix += self._paint(f"({hook})", "2") + " "
+        if stream == "stderr" and self.color:
+            prefix += "\x1b[2m!\x1b[0m "
+        return prefix + ("\n" + prefix).join(lines) + "\n"
+
+    def on_task_output(self, event):
+        text = self._lines(event.task, event.lines, event.stream, event.hook)
+        if self.github and self._group != event.task:
+            self._held.setdefault(event.task, []).append(text)
+        else:
+            self._write(text)
+
+    # -- task lifecycle ------------------------------------------------------------------------
+    def on_task_started(self, event):
+        if self.github and self._group is None:
+            self._open_group(event.task)
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        loop = f" (iteration {event.iteration})" if event.iteration and event.iteration > 1 else ""
+        self._status(event.task, self._paint("▶", "34") + f" {event.task} started{again}{loop}")
+
+    def on_task_retrying(self, event):
+        self._status(event.task, self._paint("↻", "33") + f" {event.task} exited {event.exit_code}; retrying in {format_duration(event.delay)}")
+
+    def on_task_finished(self, event):
+        icon, code = _STYLES.get(event.status, ("?", "0"))
+        parts = [f"{event.task} {event.status.replace('_', ' ')}"]
+        if event.exit_code is not None:
+            parts.append(f"exit {event.exit_code}")
+        if event.duration is not None and event.status not in ("skipped", "not_run"):
+            parts.append(f"in {format_duration(event.duration)}")
+        line = self._paint(icon, code) + " " + ", ".join(parts)
+        if event.error and event.status not in ("succeeded", "rejected"):
+            line += self._paint(f" — {event.error}", "2")
+        self._status(event.task, line)
+        if self.github and self._group == event.task:
+            self._write("::endgroup::\n")
+            self._group = None
+            self._flush_held()
+
+    def on_hook_finished(self, event):
+        if event.exit_code:
+            self._status(event.task, self._paint("warning:", "33") + f" {event.task}: {event.hook} hook exited {event.exit_code}")
+
+    def on_approval_requested(self, event):
+        self._write(self._paint("?", "35") + f" {event.task} awaits approval: {event.prompt}\n")
+
+    def on_approval_granted(self, event):
+        by = f" by {event.by}" if event.by else ""
+        self._write(self._paint("✔", "35") + f" {event.task} approved{by}" + (f": {event.reason}" if event.reason else "") + "\n")
+
+    def on_approval_rejected(self, event):
+        by = f" by {event.by}" if event.by else ""
+        self._write(self._paint("✘", "35") + f" {event.task} rejected{by}" + (f": {event.reason}" if event.reason else "") + "\n")
+
+    def on_notice(self, event):
+        where = f"{event.task}: " if event.task else ""
+        self._write(self._paint(f"{event.level}:", "33") + f" {where}{event.message}\n")
+
+    def on_run_paused(self, event):
+        self._write(self._paint("⏸ paused", "33") + (f" by {event.by}" if event.by else "") + "\n")
+
+    def on_run_resumed(self, event):
+        self._write(self._paint("▶ resumed", "33") + (f" by {event.by}" if event.by else "") + "\n")
+
+    def on_run_stopping(self, event):
+        what = {"stop": "stopping (running tasks finish)", "cancel": "cancelling (terminating running tasks)",
+                "fatal": f"stopping: {event.by} failed and is fatal", "end": f"ending at {event.by}"}[event.mode]
+        self._write(self._paint(f"■ {what}", "33") + "\n")
+
+    def on_run_finished(self, event):
+        self._flush_held()
+        self._summary(event)
+
+    def _status(self, task, line):
+        if self.github and self._group not in (None, task):
+            self._held.setdefault(task, []).append(line + "\n")
+        else:
+            self._write(line + "\n")
+
+    # -- GitHub Actions groups -------------------------------------------------------------------
+    def _open_group(self, task):
+        self._group = task
+        self._write(f"::group::{task}\n")
+        for text in self._held.pop(task, ()):
+            self._write(text)
+
+    def _flush_held(self):
+        for task in list(self._held):
+            if self.run.states.get(task) is not None and self.run.states[task].status == "running":
+                continue
+            self._open_group(task)
+            self._write("::endgroup::\n")
+            self._group = None
+        running = [t for t in self._held if self.run.states[t].status == "running"]
+        if running and self._group is None:
+            self._open_group(running[0])
+
+    # -- summary ---------------------------------------------------------------------------------
+    def _summary(self, event):
+        run = self.run
+        counts = {}
+        first_failure = None
+        for nid in run.tree_order():
+            if not run.nodes[nid].is_task:
+                continue
+            status = run.states[nid].status
+            counts[status] = counts.get(status, 0) + 1
+            if first_failure is None and run.unhandled_failure(nid):
+                first_failure = nid
+        took = format_duration(run.finished_at - run.started_at) if run.started_at else "-"
+        tally = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        icon, code = _STYLES.get(event.status, ("■", "33"))
+        self._write("\n" + self._paint(f"{icon} run {event.status}", code) + f" in {took}: {tally} (exit {event.exit_code})\n")
+        if first_failure:
+            state = run.states[first_failure]
+            self._write(self._paint(f"first failure: {first_failure}", "31") + f" ({state.status}, exit {state.exit_code})" + (f" — {state.error}" if state.error else "") + "\n")
+            tail = self.tails.get(first_failure, 20)
+            if tail:
+                self._write("  " + "\n  ".join(tail) + "\n")
+        self.out.flush()

@@ -1,0 +1,45 @@
+"""`--junit PATH`: one testsuite per flow, one testcase per task."""
+
+from xml.sax.saxutils import escape, quoteattr
+
+from ..engine.model import CANCELLED, FAILED, NOT_RUN, REJECTED, SKIPPED, TIMED_OUT
+from .files import write_atomically
+
+
+def junit_xml(run, tails) -> str:
+    cases = []
+    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    total_time = 0.0
+    for nid in run.tree_order():
+        node = run.nodes[nid]
+        if not node.is_task:
+            continue
+        state = run.states[nid]
+        seconds = state.duration() or 0.0
+        total_time += seconds
+        body = ""
+        if state.status in (FAILED, TIMED_OUT, REJECTED):
+            counts["failures"] += 1
+            what = {"timed_out": "timed out", "rejected": "rejected"}.get(state.status, "failed")
+            code = f" (exit code {state.exit_code})" if state.exit_code is not None else ""
+            message = what + code + (f": {state.error}" if state.error else "")
+            body = f"<failure message={quoteattr(message)}>{escape(chr(10).join(tails.get(nid, 50)))}</failure>"
+        elif state.status == CANCELLED:
+            counts["errors"] += 1
+            body = f"<error message={quoteattr('cancelled' + (': ' + state.error if state.error else ''))}/>"
+        elif state.status in (SKIPPED, NOT_RUN):
+            counts["skipped"] += 1
+            body = f"<skipped message={quoteattr(state.status.replace('_', ' '))}/>"
+        cases.append(
+            f'  <testcase classname={quoteattr(node.parent or run.flow.name)} name={quoteattr(node.name)} '
+            f'time="{seconds:.3f}">{body}</testcase>'
+        )
+    head = (
+        f'<testsuite name={quoteattr(run.flow.name)} tests="{len(cases)}" failures="{counts["failures"]}" '
+        f'errors="{counts["errors"]}" skipped="{counts["skipped"]}" time="{total_time:.3f}">'
+    )
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + "\n".join([head, *cases, "</testsuite>"]) + "\n"
+
+
+def write_junit(run, tails, path):
+    write_atomically(path, junit_xml(run, tails))
