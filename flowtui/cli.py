@@ -147,6 +147,27 @@ def cmd_graph(args, out, err):
     return EXIT_OK
 
 
+def _ask_inputs(form, missing, err):
+    """Prompt on the terminal for the start form's unanswered fields; None if stdin closes."""
+    err.write(f"{form.prompt}\n")
+    answers = {}
+    for field in form.fields:
+        if field.id not in missing:
+            continue
+        default = f" [{field.default}]" if field.default not in (None, "") else ""
+        hint = " (y/n)" if field.type == "bool" else (f" ({'/'.join(field.choices)})" if field.choices else "")
+        err.write(f"  {field.prompt or field.id}{hint}{default}: ")
+        err.flush()
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        answer = line.rstrip("\n")
+        if field.type == "bool" and answer:
+            answer = "true" if answer.strip().lower() in ("y", "yes", "true", "1") else "false"
+        answers[field.id] = answer or (field.default or "")
+    return answers
+
+
 def cmd_run(args, out, err):
     if args.max_parallel is not None and args.max_parallel < 1:
         err.write("flowtui: --max-parallel must be at least 1\n")
@@ -159,9 +180,18 @@ def cmd_run(args, out, err):
         err.write(f"{warning}\n")
     missing = flow.extra.get("missing_inputs")
     if missing:
-        err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} "
-                  f"(pass --set FIELD=VALUE)\n")
-        return EXIT_USAGE
+        if not sys.stdin.isatty():
+            err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} "
+                      f"(pass --set FIELD=VALUE)\n")
+            return EXIT_USAGE
+        answers = _ask_inputs(flow.extra["inputs"], missing, err)
+        if answers is None:
+            return EXIT_USAGE
+        args.sets.update(answers)
+        loaded = _load(args, err)
+        if isinstance(loaded, int):
+            return loaded
+        flow, runtime = loaded
     from .engine.run import Run
 
     env = dict(args.sets) if flow.format == "flowctrl" else None

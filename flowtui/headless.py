@@ -11,6 +11,7 @@ import sys
 import threading
 
 from .engine.controller import Controller
+from .engine.process import kill_stragglers
 
 
 class ApprovalDecider:
@@ -135,6 +136,7 @@ def run_headless(run, args, out=sys.stdout) -> int:
     try:
         code = run.run_to_end()
     finally:
+        kill_stragglers()
         if events:
             events.close()
     write_reports(run, args, tails)

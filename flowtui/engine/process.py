@@ -13,6 +13,17 @@ _SHELL_WORDS = frozenset(
     "ulimit umask wait command builtin type hash local declare typeset let break continue".split()
 )
 _READ_SIZE = 65536
+_DOOMED = set()  # process groups sent SIGTERM and not yet known to be gone
+
+
+def kill_stragglers():
+    """SIGKILL every process group still waiting out its grace period (the runner is exiting)."""
+    for pgid in list(_DOOMED):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _DOOMED.discard(pgid)
 
 
 def argv_for(cmd: str):
@@ -166,9 +177,14 @@ class Process:
             return False
         try:
             os.killpg(self.pid, sig)
-            return True
         except (ProcessLookupError, PermissionError):
+            _DOOMED.discard(self.pid)
             return False
+        if sig == signal.SIGKILL:
+            _DOOMED.discard(self.pid)
+        else:
+            _DOOMED.add(self.pid)
+        return True
 
     def terminate(self, grace=3.0):
         """SIGTERM the whole process group, then SIGKILL whatever is left after `grace` seconds."""

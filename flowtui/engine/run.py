@@ -120,6 +120,7 @@ class Run:
         self.executions = {}  # task id -> TaskExecution
         self.approvals = {}  # task id -> requested at (insertion order = oldest first)
         self.forced = set()  # rerun targets: start without looking at their dependencies
+        self.demanded = set()  # on-demand nodes a dependent asked for
         self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
         self._ready = []
         self._actions = dict(CORE_ACTIONS)
@@ -186,7 +187,7 @@ class Run:
         node, state = self.nodes[nid], self.states[nid]
         if state.status in TERMINAL or state.status in ACTIVE or state.status == QUEUED:
             return
-        if node.on_demand and nid not in self.forced and not self._demanded(nid):
+        if node.on_demand and nid not in self.demanded and nid not in self.forced:
             return
         if self.halt:
             self._finish(nid, NOT_RUN, reason="halt")
@@ -200,9 +201,6 @@ class Run:
             status, reason = verdict
             self._finish(nid, status, reason=reason)
 
-    def _demanded(self, nid) -> bool:
-        return any(self.states[d].status == WAITING for d in self.dependents.get(nid, ()))
-
     def _verdict(self, node):
         """True: may start. None: undecided. (status, reason): can never start."""
         if not node.deps:
@@ -213,7 +211,7 @@ class Run:
             upstream = self.states[dep.node]
             if upstream.status not in TERMINAL:
                 if upstream.status == PENDING and self.nodes[dep.node].on_demand:
-                    self.forced.add(dep.node)
+                    self.demanded.add(dep.node)
                     self._activate(dep.node)
                 continue
             result = self._condition(dep, upstream)
