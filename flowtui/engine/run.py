@@ -99,6 +99,7 @@ class Run:
         self.max_iterations = max_iterations
         self.env = dict(env or {})
         self.started_by = by
+        self._base_env = None
         self.status = RUN_PENDING
         self.exit_code = None
         self.started_at = self.finished_at = None
@@ -135,15 +136,15 @@ class Run:
         return self._actions.get(kind)
 
     def task_env(self, node) -> dict:
-        env = dict(os.environ)
-        env.update(self.flow.env)
-        env.update(self.env)
+        base = self._base_env
+        if base is None:  # built once: copying os.environ per task is a measurable cost
+            base = self._base_env = {**os.environ, **self.flow.env, **self.env, "FLOWTUI_RUN_ID": self.run_id}
+            if self.flow.file:
+                base["FLOWTUI_FLOW_FILE"] = os.path.abspath(self.flow.file)
+        env = dict(base)
         if node.env:
             env.update(node.env)
-        env["FLOWTUI_RUN_ID"] = self.run_id
         env["FLOWTUI_TASK_ID"] = node.id
-        if self.flow.file:
-            env["FLOWTUI_FLOW_FILE"] = os.path.abspath(self.flow.file)
         return env
 
     def needs_approval(self, node) -> bool:
