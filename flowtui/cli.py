@@ -91,8 +91,11 @@ def _options(args):
     )
 
 
-def _load(args, err):
-    """(flow, runtime) or an exit code after printing the problems."""
+def _load(args, err, pick=None):
+    """(flow, runtime) or an exit code after printing the problems.
+
+    `pick(exc)` may answer a NeedsChoice (the TUI's flow picker); headless lists the choices.
+    """
     from .engine.diagnostics import FlowError, NeedsChoice
     from .engine.loaders import load
 
@@ -104,6 +107,10 @@ def _load(args, err):
             err.write(f"{diagnostic}\n")
         return EXIT_USAGE
     except NeedsChoice as exc:
+        choice = pick(exc) if pick else None
+        if choice:
+            setattr(args, exc.kind, choice)
+            return _load(args, err, pick)
         err.write(f"{exc}\n")
         for cid, name in exc.choices:
             err.write(f"  {cid}" + (f"  ({name})" if name and name != cid else "") + "\n")
@@ -168,18 +175,37 @@ def _ask_inputs(form, missing, err):
     return answers
 
 
+def _tui_pick(exc):
+    from .screens.prerun import FlowPicker
+
+    return FlowPicker(exc.path, exc.choices).run()
+
+
 def cmd_run(args, out, err):
     if args.max_parallel is not None and args.max_parallel < 1:
         err.write("flowtui: --max-parallel must be at least 1\n")
         return EXIT_USAGE
-    loaded = _load(args, err)
+    use_tui = not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
+    loaded = _load(args, err, pick=_tui_pick if use_tui else None)
     if isinstance(loaded, int):
         return loaded
     flow, runtime = loaded
     for warning in flow.warnings:
         err.write(f"{warning}\n")
     missing = flow.extra.get("missing_inputs")
-    if missing:
+    if missing and use_tui:
+        from .screens.prerun import InputForm
+
+        answers = InputForm(flow.extra["inputs"], missing).run()
+        if answers is None:
+            err.write("flowtui: start form cancelled; nothing was run\n")
+            return EXIT_USAGE
+        args.sets.update(answers)
+        loaded = _load(args, err)
+        if isinstance(loaded, int):
+            return loaded
+        flow, runtime = loaded
+    elif missing:
         if not sys.stdin.isatty():
             err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} "
                       f"(pass --set FIELD=VALUE)\n")
@@ -197,7 +223,6 @@ def cmd_run(args, out, err):
     env = dict(args.sets) if flow.format == "flowctrl" else None
     run = Run(flow, runtime, max_parallel=args.max_parallel, ask=args.ask, max_iterations=args.max_iterations,
               env=env, by=os.environ.get("USER"))
-    use_tui = not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
     if not args.no_ui and not use_tui:
         err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
     if use_tui:

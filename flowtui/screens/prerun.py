@@ -1,0 +1,93 @@
+"""Questions asked before a run exists: which flow of a Floe host config, and a start form."""
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static, Switch
+from textual.widgets.option_list import Option
+
+
+class FlowPicker(App[str | None]):
+    """Lists the flows of a config; Enter picks one, Escape cancels (returns None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-pick")]
+    CSS = "OptionList { height: auto; max-height: 80%; } #title { padding: 1 1; text-style: bold; }"
+
+    def __init__(self, path, choices):
+        super().__init__()
+        self.path, self.choices = path, choices
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.path} holds several flows: pick one", id="title")
+        yield OptionList(*[
+            Option(f"{name}  ({cid})" if name and name != cid else cid, id=cid) for cid, name in self.choices
+        ])
+        yield Footer()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.exit(event.option_id)
+
+    def action_cancel(self) -> None:
+        self.exit(None)
+
+
+class InputForm(App[dict | None]):
+    """A start form with typed fields (text, bool, choice); returns {field id: string} or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-form"),
+                Binding("ctrl+s", "submit", "Start", id="submit-form")]
+    CSS = """
+    #title { padding: 1 1; text-style: bold; }
+    .field { height: auto; padding: 0 1; }
+    #buttons { height: auto; padding: 1 1; }
+    """
+
+    def __init__(self, form, missing=None):
+        super().__init__()
+        self.form = form
+        self.fields = [f for f in form.fields if missing is None or f.id in missing]
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.form.prompt, id="title")
+        with VerticalScroll():
+            for field in self.fields:
+                yield Label(field.prompt or field.id, classes="field")
+                default = "" if field.default is None else str(field.default)
+                if field.type == "bool":
+                    yield Switch(value=default.lower() in ("true", "yes", "y", "1"), id=f"field-{field.id}")
+                elif field.type == "choice" and field.choices:
+                    yield Select([(c, c) for c in field.choices], value=default if default in field.choices else Select.NULL,
+                                 id=f"field-{field.id}", allow_blank=default not in field.choices)
+                else:
+                    yield Input(value=default, placeholder=field.id, id=f"field-{field.id}", classes="field")
+            with Horizontal(id="buttons"):
+                yield Button("Start", variant="primary", id="start")
+                yield Button("Cancel", id="cancel")
+        yield Footer()
+
+    def values(self) -> dict:
+        out = {}
+        for field in self.fields:
+            widget = self.query_one(f"#field-{field.id}")
+            if isinstance(widget, Switch):
+                out[field.id] = "true" if widget.value else "false"
+            elif isinstance(widget, Select):
+                out[field.id] = "" if widget.value is Select.NULL else str(widget.value)
+            else:
+                out[field.id] = widget.value
+        return out
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        self.exit(self.values())
+
+    def action_cancel(self) -> None:
+        self.exit(None)
