@@ -83,8 +83,8 @@ def detect(path, text) -> str:
         ):
             return "floe"
         stages = [v for k, v in data.items() if k != "name"]
-        if stages and all(isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in stages):
-            return "flowctrl"
+        if any(isinstance(v, list) and v and all(isinstance(a, dict) for a in v) for v in stages):
+            return "flowctrl"  # at least one stage of actions: report the others' problems, if any
     raise FlowError([Diagnostic(
         path, 1, 1,
         "cannot tell the format: expected a Flow-CTRL sketch (a JSON object of stages, each a list "

@@ -48,9 +48,7 @@ def load(path, text, options=None) -> FlowDef:
     from ..schema import validate
 
     cache = options.get("state_dir") and os.path.join(options["state_dir"], "cache")
-    problems = validate("flowctrl", data, digest=digest, cache_dir=cache)
-    if not problems:
-        problems = _semantic_problems(data)
+    problems = validate("flowctrl", data, digest=digest, cache_dir=cache) + _semantic_problems(data)
     if not problems and not any(k != "name" for k in data):
         problems = [((), "the sketch has no stages: add a stage, a key whose value is a list of actions")]
     if problems or duplicated:
@@ -68,12 +66,16 @@ def load(path, text, options=None) -> FlowDef:
 def _semantic_problems(data):
     """What the schema cannot say: action names unique within their stage."""
     problems = []
+    if not isinstance(data, dict):
+        return problems
     for stage, actions in data.items():
-        if stage == "name":
+        if stage == "name" or not isinstance(actions, list):
             continue
         seen = set()
         for index, action in enumerate(actions):
-            name = action["name"]
+            name = action.get("name") if isinstance(action, dict) else None
+            if not isinstance(name, str):
+                continue
             if name in seen:
                 problems.append(((stage, index, "name"), f"duplicate action name `{name}` in stage `{stage}`"))
             seen.add(name)
