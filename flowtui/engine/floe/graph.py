@@ -1,0 +1,90 @@
+"""A checked Floe flow -> engine nodes: listen/wait tags become conditioned dependencies.
+
+The trigger that fires is a node too (it takes the run's locks and makes its workspace, then
+emits `trigger.good`). A node listening for a tag nothing emits stays out of the roots: it is
+never reached and ends `not_run`.
+"""
+
+from ..diagnostics import Diagnostic
+from ..model import Action, Node
+from .opts import approval_for, get_ci
+from .tags import TASK_TYPES, Never, resolve
+from .yamlpos import plain
+
+ACTION_KINDS = {t: f"floe-{t}" for t in TASK_TYPES}
+
+
+def build(flow, trigger, trigger_id, pend_opts, poll=None):
+    """(nodes dict, roots, warnings) for `flow` started by `trigger` (a NodeConf or None)."""
+    warnings = []
+    emitters = {n.id: n for n in flow.tasks}
+    nodes, roots = {}, []
+    trig_name = trigger.name if trigger else "trigger"
+    nodes[trigger_id] = Node(
+        id=trigger_id, name=trig_name, label="trigger",
+        action=Action(kind="floe-trigger", params={"opts": pend_opts, "poll": poll}),
+        extra={"class": "trigger", "type": trigger.type if trigger else ""},
+        loc=trigger.loc if trigger else None,
+    )
+    roots.append(trigger_id)
+
+    def never(node, loc, message):
+        warnings.append(Diagnostic(node.file, loc[0], loc[1], f"{node.cls} `{node.id}`: {message}", "warning"))
+
+    for conf in flow.tasks:
+        deps, good, reachable = [], True, True
+        if conf.cls == "merge":
+            if conf.type not in ("all", "any"):
+                never(conf, conf.loc, f"merge type `{conf.type}` never fires (all or any)")
+                reachable = False
+            for tag, loc in zip(conf.wait, conf.wait_locs or [conf.loc] * len(conf.wait), strict=True):
+                try:
+                    route = resolve(tag, emitters, trigger_id)
+                except Never as exc:
+                    never(conf, loc, f"{exc}" + ("" if conf.type == "any" else " (so the merge never fires)"))
+                    reachable = reachable and conf.type == "any"
+                    continue
+                if route.dep in deps:
+                    never(conf, loc, f"waits twice for `{tag}` (Floe would never fire it; flowtui waits once)")
+                    continue
+                deps.append(route.dep)
+            reachable = reachable and bool(deps)
+        elif conf.cls == "task":
+            if not conf.listen:
+                never(conf, conf.loc, "has no `listen` tag: it never runs")
+                reachable = False
+            else:
+                try:
+                    route = resolve(conf.listen, emitters, trigger_id)
+                    deps, good = [route.dep], route.good
+                except Never as exc:
+                    never(conf, conf.listen_loc, f"never runs: {exc}")
+                    reachable = False
+            if conf.type not in TASK_TYPES:
+                never(conf, conf.loc, f"unknown task type `{conf.type}`: it ends with task.{conf.id}.error")
+        else:
+            never(conf, conf.loc, f"unknown class `{conf.cls}` (task or merge): it never runs")
+            reachable = False
+        nodes[conf.id] = _node(conf, deps, good)
+        if reachable:
+            roots.append(conf.id)
+    return nodes, roots, warnings
+
+
+def _node(conf, deps, good):
+    opts = plain(conf.opts)
+    extra = {"class": conf.cls, "type": conf.type}
+    if conf.cls == "merge":
+        return Node(id=conf.id, name=conf.name, deps=tuple(deps), join=conf.type if conf.type in ("all", "any") else "all",
+                    action=Action(kind="floe-merge"), label="merge", extra=extra, loc=conf.loc)
+    kind = ACTION_KINDS.get(conf.type, "floe-unknown")
+    params = {"opts": opts, "type": conf.type, "good": good}
+    fields = {}
+    if conf.type == "data":
+        approval = approval_for(get_ci(opts, "form"), conf.name)
+        if approval.fields:  # a form without fields is complete at once, as in Floe
+            fields["approval"] = approval
+    else:
+        fields.update(good_codes=frozenset(conf.good), ignore_failure=conf.ignore_fail)
+    return Node(id=conf.id, name=conf.name, deps=tuple(deps), action=Action(kind=kind, params=params),
+                label="task", extra=extra, loc=conf.loc, **fields)
