@@ -178,7 +178,7 @@ def _ask_inputs(form, missing, err):
 def _tui_pick(exc):
     from .screens.prerun import FlowPicker
 
-    return FlowPicker(exc.path, exc.choices).run()
+    return FlowPicker(exc.path, exc.choices, exc.kind).run()
 
 
 def cmd_run(args, out, err):

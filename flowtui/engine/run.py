@@ -726,7 +726,8 @@ def node_json(node, children=None) -> dict:
 
 
 def check_values(fields, values) -> dict:
-    """Approval answers as strings: required fields present, bools "true"/"false", choices valid."""
+    """Answers to the declared fields, as strings: required ones present, bools "true"/"false",
+    choices valid. Anything else given (e.g. every --set value) is not part of the answer."""
     out = {}
     for field in fields:
         value = values.get(field.id, field.default)
@@ -746,6 +747,4 @@ def check_values(fields, values) -> dict:
         elif field.type == "choice" and str(value) not in field.choices:
             raise ValueError(f"field {field.id!r} must be one of {', '.join(field.choices)}")
         out[field.id] = str(value)
-    for key, value in values.items():  # answers for fields the form did not declare pass through
-        out.setdefault(key, str(value))
     return out

@@ -8,17 +8,17 @@ from textual.widgets.option_list import Option
 
 
 class FlowPicker(App[str | None]):
-    """Lists the flows of a config; Enter picks one, Escape cancels (returns None)."""
+    """Lists the flows (or triggers) of a config; Enter picks one, Escape cancels (returns None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-pick")]
     CSS = "OptionList { height: auto; max-height: 80%; } #title { padding: 1 1; text-style: bold; }"
 
-    def __init__(self, path, choices):
+    def __init__(self, path, choices, kind="flow"):
         super().__init__()
-        self.path, self.choices = path, choices
+        self.path, self.choices, self.kind = path, choices, kind
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.path} holds several flows: pick one", id="title")
+        yield Static(f"{self.path} offers several {self.kind}s: pick one", id="title")
         yield OptionList(*[
             Option(f"{name}  ({cid})" if name and name != cid else cid, id=cid) for cid, name in self.choices
         ])
