@@ -1,0 +1,280 @@
+"""Parsed `Task` trees -> the unified model: ids, sibling order, dependsOn, goto targets, validation.
+
+Ids are the task path below the pipeline joined by `/` (`loop/inc`); `dependencies:` tasks keep
+their key and run on demand. Siblings run in order (`Dep(prev, "ok")`) unless their group is
+`async`; a `catch` subtask runs only when a sibling fails. Checks of spec §1.15 plus unknown
+services and methods, goto targets the runtime cannot jump to, and dependency cycles.
+"""
+
+from ..diagnostics import Diagnostic
+from ..model import COND_FAILED, COND_OK, Action, Approval, Dep, Node, Retry
+
+
+class AnyCode(frozenset):
+    """`good_codes` of system/exec: a non-zero exit is data in the output, not a failure (as in Go)."""
+
+    def __contains__(self, code):
+        return True
+
+
+ANY_CODE = AnyCode()
+EXEC_SERVICES = ("system/exec", "system/executor")
+
+
+class Builder:
+    def __init__(self, path, walker, services, options, name):
+        self.path, self.walker, self.services, self.options = path, walker, services, options
+        self.workflow_name = name
+        self.parent_of = {}
+        self.tasks_by_id = {}
+        self.dependency_ids = set()
+        self.by_name = {}  # name -> [ids] in Go's lookup order (pipeline pre-order, then dependencies)
+        self.errors = walker.errors
+
+    def error(self, where, message):
+        self.errors.append(Diagnostic(self.path, *where, message))
+
+    # -- ids ------------------------------------------------------------------------------------
+    def assign(self, tasks, parent, seen, names=None):
+        for task in tasks:
+            tid = task.key if parent is None else f"{parent}/{task.key}"
+            if tid in seen:
+                self.error(task.loc, f"duplicate task id {tid}")
+                continue
+            seen.add(tid)
+            if names is not None:
+                names.add(task.name)
+            task.id = tid
+            self.parent_of[tid] = parent
+            self.tasks_by_id[tid] = task
+            self.by_name.setdefault(task.name, []).append(tid)
+            self.assign(task.subtasks, tid, seen, names)
+
+    def assign_dependencies(self, tasks, pipeline_ids, pipeline_names):
+        seen = set()
+        for task in tasks:
+            if task.key in pipeline_ids or task.key in pipeline_names or task.key in seen:
+                self.error(task.loc, f"duplicate task id {task.key}: a dependency needs a name no pipeline task uses")
+                continue
+            seen.add(task.key)
+            task.id = task.key
+            self.dependency_ids.add(task.id)
+            self.parent_of[task.id] = None
+            self.tasks_by_id[task.id] = task
+            self.by_name.setdefault(task.name, []).append(task.id)
+            self.assign(task.subtasks, task.id, set())
+
+    # -- lookups --------------------------------------------------------------------------------
+    def ancestors(self, tid):
+        out = []
+        while tid is not None:
+            out.append(tid)
+            tid = self.parent_of.get(tid)
+        return out  # tid itself first, the root last
+
+    def resolve(self, name):
+        """Ids a goto/dependsOn text may mean: a full id (with or without the workflow name) or a name."""
+        for candidate in (name, name[len(self.workflow_name) + 1:] if name.startswith(f"{self.workflow_name}/") else None):
+            if candidate and candidate in self.tasks_by_id:
+                return [candidate]
+        return list(self.by_name.get(name, ()))
+
+    def goto_target(self, source, text, where):
+        candidates = self.resolve(text)
+        if not candidates:
+            self.error(where, f"task {source} goto refers to unknown task {text}")
+            return None
+        chain = self.ancestors(source)
+        reachable = []
+        for cid in candidates:
+            parent = self.parent_of.get(cid)
+            for depth, anc in enumerate(chain):
+                if cid == anc or (self.parent_of.get(anc) == parent and cid not in self.dependency_ids and anc not in self.dependency_ids):
+                    reachable.append((depth, cid))
+                    break
+        if not reachable:
+            self.error(where, f"task {source} goto {text}: the target must be {source}, an ancestor, or a sibling of one of them (flowtui jumps within the pipeline tree)")
+            return None
+        reachable.sort()
+        if len(candidates) > 1:
+            self.walker.warnings.append(Diagnostic(self.path, *where, f"goto {text}: several tasks are named {text}; using {reachable[0][1]}", "warning"))
+        return reachable[0][1]
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def build_group(self, tasks, parent, is_async, into):
+        """Nodes for sibling `tasks` under `parent` (None: the pipeline root), in pre-order."""
+        tasks = [t for t in tasks if hasattr(t, "id")]  # a duplicate got an error and no id
+        ordinary = [t for t in tasks if not t.is_catch]
+        previous, batch = [], []
+        for task in tasks:
+            deps = []
+            join = "all"
+            if task.is_catch:
+                others = [t.id for t in ordinary]
+                if not others:
+                    self.walker.warnings.append(Diagnostic(self.path, *task.loc, "a `catch` task with no sibling to watch never runs", "warning"))
+                    task.when = ("false", task.loc)
+                deps = [Dep(node=o, cond=COND_FAILED) for o in others]
+                join = "any"
+            elif not is_async:
+                if task.batch_async and batch and batch[-1].batch_async:
+                    deps = [Dep(node=p, cond=COND_OK) for p in previous]
+                    batch.append(task)
+                else:
+                    previous = [t.id for t in batch] if batch else previous
+                    deps = [Dep(node=p, cond=COND_OK) for p in previous]
+                    batch = [task]
+            self.build_task(task, parent, deps, join, into)
+
+    def build_task(self, task, parent, deps, join, into, on_demand=False):
+        extra = {
+            "namespace": task.namespace, "when": task.when[0] if task.when else None,
+            "init": [(n, v) for n, v, _ in task.init], "post": [(n, v) for n, v, _ in task.post],
+            "goto": [], "depends_on": [], "auto_pause": task.auto_pause, "catch": task.is_catch,
+            "data": {}, "scope": "",
+        }
+        for when, text, where in task.goto:
+            target = self.goto_target(task.id, text, where)
+            if target:
+                extra["goto"].append((when, target))
+        for text, where in task.depends_on:
+            targets = self.resolve(text)
+            if not targets:
+                self.error(where, f"task {task.id} depends on unknown task {text}")
+            elif targets[-1] == task.id:
+                self.error(where, f"task {task.id} depends on itself")
+            else:
+                extra["depends_on"].append(targets[-1])
+                deps = [*deps, Dep(node=targets[-1], cond=COND_OK)]
+        action, good_codes, label = self.action(task), frozenset({0}), "task"
+        if action is not None and action.params["service"] in EXEC_SERVICES:
+            good_codes = frozenset({0}) if (action.params.get("input") or {}).get("failOnError") is True else ANY_CODE
+        if action is not None and action.params["service"] == "workflow" and action.params["method"] == "run":
+            label = "workflow"
+        elif task.subtasks:
+            label = "group"
+        if task.template is not None:
+            label = "template"
+            extra["template"] = self.template(task)
+        if task.emit is not None:
+            label = "emit"
+            extra["emit"] = self.emit(task)
+            extra["await"] = task.await_ or {"mode": "all", "timeout": None, "merge": "append"}
+        approval = None
+        if action is not None and self.options.get("policy") == "ask":
+            approval = Approval(prompt=f"Run {action.params['service']}.{action.params['method']}?")
+        node = Node(
+            id=task.id, name=task.name, parent=parent,
+            children=tuple(t.id for t in task.subtasks if hasattr(t, "id")),
+            deps=tuple(deps), join=join, action=action, approval=approval, good_codes=good_codes,
+            retry=Retry(**task.retry) if task.retry else None, on_demand=on_demand, label=label,
+            extra=extra, loc=task.loc,
+        )
+        into[task.id] = node
+        self.build_group(task.subtasks, task.id, task.is_async, into)
+
+    def action(self, task):
+        spec = task.action
+        if task.template is not None or task.emit is not None:
+            if spec is not None:
+                self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} never runs: it drives a template/emit", "warning"))
+            return None
+        if spec is None:
+            return None
+        service, method, data = spec["service"], spec["method"], spec["input"]
+        if not service:
+            self.error(spec["loc"], f"task {task.id} has input but no action (write `action: service:method`)")
+            return None
+        methods = self.services.get(service)
+        if methods is None:
+            self.error(spec["loc"], f"task {task.id}: unknown service {service!r}; available services: {', '.join(sorted(self.services))}")
+            return None
+        if not method and service == "system/executor":
+            method = "execute"
+        if method not in methods:
+            what = f"unknown method {method!r}" if method else "no method"
+            self.error(spec["loc"], f"task {task.id}: service {service} has {what}; its methods: {', '.join(sorted(methods))}")
+            return None
+        if service in EXEC_SERVICES and isinstance(data, dict) and "failOnError" in data and not isinstance(data["failOnError"], bool):
+            self.error(spec.get("input_loc", spec["loc"]), f"task {task.id}: failOnError must be true or false")
+        if service in EXEC_SERVICES and task.commands and not (isinstance(data, dict) and "commands" in {k.lower() for k in data}):
+            data = {**(data if isinstance(data, dict) else {}), "commands": task.commands[0]}
+        return Action(kind=f"{service}:{method}", params={"service": service, "method": method, "input": data})
+
+    def template(self, task):
+        spec = task.template
+        if not spec["selector"]:
+            self.error(spec["loc"], f"task {task.id} has template without selector")
+        return {"selector": [(n, v) for n, v, _ in spec["selector"]], "nodes": self.prebuilt(task, spec["task"])}
+
+    def emit(self, task):
+        spec = task.emit
+        if not spec["as"] or spec["for_each"] is None or spec["task"] is None:
+            self.error(spec["loc"], f"task {task.id}: emit needs forEach, as and task")
+        return {"for_each": spec["for_each"], "as": spec["as"], "nodes": self.prebuilt(task, spec["task"])}
+
+    def prebuilt(self, driver, task):
+        """Nodes of a template/emit task, ids under the driver; cloned with `[N]` at run time."""
+        if task is None:
+            return ()
+        self.assign([task], driver.id, set())
+        nodes = {}
+        self.build_task(task, driver.id, (), "all", nodes)
+        return tuple(nodes.values())
+
+    # -- whole-graph checks -----------------------------------------------------------------------
+    def check_cycles(self, nodes):
+        """A dependency cycle (counting that a group ends after its children) would deadlock: reject it."""
+        edges = {}
+        for node in nodes.values():
+            edges.setdefault(("s", node.id), []).append(("e", node.id))
+            for dep in node.deps:
+                edges.setdefault(("e", dep.node), []).append(("s", node.id))
+            if node.parent is not None:
+                edges.setdefault(("s", node.parent), []).append(("s", node.id))
+                edges.setdefault(("e", node.id), []).append(("e", node.parent))
+        state = {}
+        for start in list(edges):
+            if start in state:
+                continue
+            stack = [(start, iter(edges.get(start, ())))]
+            state[start] = 1
+            path = [start]
+            while stack:
+                vertex, children = stack[-1]
+                nxt = next(children, None)
+                if nxt is None:
+                    state[vertex] = 2
+                    stack.pop()
+                    path.pop()
+                elif state.get(nxt) == 1:
+                    cycle = path[path.index(nxt):]
+                    ids = []
+                    for _, nid in cycle:
+                        if nid not in ids:
+                            ids.append(nid)
+                    first = nodes[ids[0]]
+                    self.error(first.loc or (1, 1), f"dependency cycle: {' -> '.join(ids + [ids[0]])} can never start")
+                    return
+                elif nxt not in state:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, iter(edges.get(nxt, ()))))
+
+
+def build(path, walker, doc, services, options, name):
+    """(ordered nodes, root ids) for the parsed document; errors land in walker.errors."""
+    builder = Builder(path, walker, services, options, name)
+    pipeline_ids, pipeline_names = set(), set()
+    builder.assign(doc["pipeline"] or [], None, pipeline_ids, pipeline_names)
+    builder.assign_dependencies(doc["dependencies"], pipeline_ids, pipeline_names)
+    nodes = {}
+    pipeline = [t for t in doc["pipeline"] or [] if hasattr(t, "id")]
+    builder.build_group(pipeline, None, False, nodes)
+    for task in doc["dependencies"]:
+        if hasattr(task, "id"):
+            builder.build_task(task, None, (), "all", nodes, on_demand=True)
+    if not walker.errors:
+        builder.check_cycles(nodes)
+    roots = tuple(t.id for t in pipeline if t.id in nodes)
+    return nodes, roots

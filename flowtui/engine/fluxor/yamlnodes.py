@@ -1,0 +1,181 @@
+"""YAML 1.2 node trees for Fluxor (ruamel.yaml): key order, line/column marks, Go's scalar rules.
+
+Fluxor walks yaml.v3 nodes rather than decoding, so `yes` stays a string, `0777` is 777, a null
+is its raw text and an alias is nil (spec §1.1-§1.3). Load-time directives (`${env.X}`,
+`$path()`, `$import()`) are applied to the tree before the workflow is read.
+"""
+
+import os
+import re
+
+from ..diagnostics import Diagnostic, FlowError
+
+_ENV = re.compile(r"\$\{env\.([A-Za-z0-9_]+)\}")
+_IMPORT = re.compile(r"^\$import\s*\(\s*(['\"]?)(.*?)\1\s*\)$")
+_PATH = re.compile(r"^\$path\s*\(\s*(['\"]?)(.*?)\1\s*\)$")
+_INT = re.compile(r"^[+-]?\d+$")
+ALIAS_TAG = "!alias"
+
+
+def tag_of(node) -> str:
+    tag = getattr(node.tag, "value", node.tag) or ""
+    return tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def kind_of(node) -> str:
+    return type(node).__name__.replace("Node", "").lower()  # scalar, mapping, sequence
+
+
+def is_map(node):
+    return node is not None and kind_of(node) == "mapping"
+
+
+def is_seq(node):
+    return node is not None and kind_of(node) == "sequence"
+
+
+def is_scalar(node):
+    return node is not None and kind_of(node) == "scalar" and node.tag != ALIAS_TAG
+
+
+def loc(node):
+    mark = node.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def compose(path, text):
+    """The first document's node tree (later documents are ignored, as in Fluxor); FlowError on bad YAML."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # yaml.v3 accepts `key:\t`
+    try:
+        node = next(iter(YAML(typ="rt").compose_all(cleaned)), None)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
+    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
+        raise FlowError([Diagnostic(path, 1, 1, f"invalid YAML: {exc}")]) from None
+    return node
+
+
+def scalar_value(node):
+    """Go's yml.Node.Interface() for a scalar (spec §1.2)."""
+    tag, raw = tag_of(node), node.value
+    if node.tag == ALIAS_TAG:
+        return None
+    if tag == "bool":
+        return raw.lower() == "true"
+    if tag == "int":
+        return int(raw) if _INT.match(raw) and -(2**63) <= int(raw) < 2**63 else 0
+    if tag == "float":
+        try:
+            number = float(raw)
+        except ValueError:
+            return 0
+        return 0 if number != number or number in (float("inf"), float("-inf")) else number
+    return raw  # str, null (its raw text), timestamp, binary, custom tags
+
+
+def to_value(node):
+    """Plain Python data from a node: dicts (ordered), lists and converted scalars."""
+    if node is None or node.tag == ALIAS_TAG:
+        return None
+    kind = kind_of(node)
+    if kind == "mapping":
+        return {str(k.value) if is_scalar(k) else str(to_value(k)): to_value(v) for k, v in node.value}
+    if kind == "sequence":
+        return [to_value(item) for item in node.value]
+    return scalar_value(node)
+
+
+def mapping_get(node, name):
+    """(key node, value node) of the exact key `name` in a mapping (keys only, never values)."""
+    for key, value in node.value:
+        if is_scalar(key) and key.value == name:
+            return key, value
+    return None, None
+
+
+class Directives:
+    """Applies load-time directives and turns repeated (aliased) nodes into nil markers."""
+
+    def __init__(self, path):
+        self.path = path
+        self.seen = set()
+        self.errors = []
+
+    def apply(self, node, file, depth=0):
+        """Process `node` (from `file`) in place; returns the node that replaces it."""
+        from ruamel.yaml.nodes import ScalarNode
+
+        if id(node) in self.seen:
+            return ScalarNode(ALIAS_TAG, "", start_mark=node.start_mark, end_mark=node.end_mark)
+        self.seen.add(id(node))
+        kind = kind_of(node)
+        if kind == "mapping":
+            node.value = [(self._scalar(k, file), self.apply(v, file, depth)) for k, v in node.value]
+        elif kind == "sequence":
+            node.value = [self.apply(item, file, depth) for item in node.value]
+        elif tag_of(node) == "str":
+            stripped = node.value.strip()
+            match = _IMPORT.match(stripped)
+            if match:
+                return self._import(node, match.group(2), file, depth)
+            self._scalar(node, file)
+        return node
+
+    def _scalar(self, node, file):
+        if kind_of(node) == "scalar" and tag_of(node) == "str" and "$" in node.value:
+            node.value = _ENV.sub(lambda m: os.environ.get(m.group(1), ""), node.value)
+            match = _PATH.match(node.value.strip())
+            if match:
+                node.value = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(file)), match.group(2)))
+        return node
+
+    def _import(self, node, spec, file, depth):
+        from ruamel.yaml.nodes import ScalarNode
+
+        line, col = loc(node)
+        if depth > 16:
+            self.errors.append(Diagnostic(file, line, col, f"$import nested too deeply (a cycle?): {spec}"))
+            return ScalarNode(ALIAS_TAG, "", start_mark=node.start_mark)
+        target, key = spec, ""
+        head, sep, tail = spec.rpartition(":")
+        if sep and "/" not in tail and not re.match(r"^[A-Za-z]$", head):
+            target, key = head, tail
+        full = os.path.join(os.path.dirname(os.path.abspath(file)), target)
+        ext = os.path.splitext(full)[1].lower()
+        if not ext:
+            full, ext = (full + ".txt", ".txt") if os.path.exists(full + ".txt") else (full + ".yaml", ".yaml")
+        if ext not in (".yaml", ".yml", ".txt", ".vm"):
+            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): unsupported extension {ext} (use .yaml, .yml, .txt or .vm)"))
+            return node
+        try:
+            with open(full, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): cannot read {full}: {exc.strerror or exc}"))
+            return node
+        if ext in (".txt", ".vm"):
+            return ScalarNode("tag:yaml.org,2002:str", text, start_mark=node.start_mark, end_mark=node.end_mark)
+        try:
+            imported = compose(full, text)
+        except FlowError as exc:
+            self.errors.extend(exc.diagnostics)
+            return node
+        child = Directives(self.path)
+        imported = child.apply(imported, full, depth + 1)
+        self.errors.extend(child.errors)
+        for part in [p for p in key.split(".") if p]:
+            if is_map(imported):
+                imported = mapping_get(imported, part)[1]
+            elif is_seq(imported) and part.isdigit() and int(part) < len(imported.value):
+                imported = imported.value[int(part)]
+            else:
+                imported = None
+            if imported is None:
+                self.errors.append(Diagnostic(file, line, col, f"$import({spec}): {full} has no {key}"))
+                return node
+        return imported
