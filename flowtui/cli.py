@@ -129,7 +129,9 @@ def cmd_validate(args, out, err):
     groups = [n for n in flow.nodes.values() if n.is_group]
     estimate = sum(t.estimate or 0 for t in tasks)
     out.write(f"{flow.file}: {FORMAT_NAMES.get(flow.format, flow.format)} {flow.name!r} is valid\n")
-    out.write(f"  {len(tasks)} tasks in {len(groups)} groups")
+    out.write(f"  {len(tasks)} task{'s' if len(tasks) != 1 else ''}")
+    if groups:
+        out.write(f" in {len(groups)} group{'s' if len(groups) != 1 else ''}")
     gated = sum(1 for t in tasks if t.approval)
     hooked = sum(1 for t in tasks if t.hooks)
     if hooked:
@@ -139,6 +141,12 @@ def cmd_validate(args, out, err):
     if estimate:
         out.write(f", estimated {format_duration(estimate)}")
     out.write("\n")
+    floe = flow.extra.get("floe") or {}
+    if floe.get("hosts"):
+        out.write(f"  hosts: {', '.join(floe['hosts'])} (shown only: flowtui runs the flow on this machine)\n")
+    for key, label in (("host_tags", "host tags"), ("resource_tags", "resource tags")):
+        if floe.get(key):
+            out.write(f"  {label}: {', '.join(floe[key])}\n")
     for warning in flow.warnings:
         out.write(f"{warning}\n")
     return EXIT_OK

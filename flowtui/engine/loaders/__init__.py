@@ -37,11 +37,26 @@ def read_text(path) -> str:
         raise FlowError([Diagnostic(path, 1, 1, "is a directory, not a flow file")]) from None
     except PermissionError:
         raise FlowError([Diagnostic(path, 1, 1, "cannot read the file: permission denied")]) from None
-    except UnicodeDecodeError as exc:
-        raise FlowError([Diagnostic(path, 1, exc.start + 1, "not UTF-8 text")]) from None
+    except UnicodeDecodeError:
+        raise FlowError([_not_utf8(path)]) from None
     if not text.strip():
         raise FlowError([Diagnostic(path, 1, 1, "the file is empty")])
     return text
+
+
+def _not_utf8(path) -> Diagnostic:
+    """Where the first undecodable byte is (the text-mode error only knows its read chunk)."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        raw.decode("utf-8")
+        start = len(raw)
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    before = raw[:start]
+    line_start = before.rfind(b"\n") + 1
+    col = len(before[line_start:].decode("utf-8", "replace")) + 1
+    return Diagnostic(path, before.count(b"\n") + 1, col, "not UTF-8 text")
 
 
 def _yaml_top(path, text):
@@ -73,7 +88,7 @@ def detect(path, text) -> str:
     if data is None:
         data = _yaml_top(path, text)
     if isinstance(data, dict):
-        if "pipeline" in data:
+        if any(isinstance(k, str) and k.lower() == "pipeline" for k in data):  # Fluxor keys ignore case
             return "fluxor"
         if "flows" in data or ("common" in data and isinstance(data.get("common"), dict)):
             return "floe"
