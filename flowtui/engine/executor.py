@@ -167,6 +167,7 @@ class TaskExecution:
             and retry.retries_on(code) and not self.run.halt
         ):
             self.retries += 1
+            self.result = (status, code, output, error, errored)  # the outcome if a stop ends the retries
             delay = retry.delay_before(self.retries)
             self.state.status = RETRYING
             self.state.exit_code = code
@@ -223,12 +224,14 @@ class TaskExecution:
             self.current.cancel()
 
     def abandon_retry(self):
-        """Stop was asked while waiting to retry: end with the last attempt's outcome."""
+        """Stop was asked while waiting to retry: end with the last attempt's outcome, and its hooks."""
         if self._retry_timer is not None:
             self._retry_timer.cancel()
             self._retry_timer = None
-            self.result = (FAILED, self.state.exit_code, None, "stopped before retrying", False)
-            self._hook("teardown", self._finish)
+            status, code, output, error, errored = self.result
+            error = f"{error}; stopped before retrying" if error else "stopped before retrying"
+            self.result = (status, code, output, error, errored)
+            self._hook("on_nok", lambda: self._hook("teardown", self._finish))
 
     def send(self, text) -> bool:
         ctx = self.current

@@ -1,0 +1,192 @@
+"""`flowtui runs | show | logs | purge`: the recorded history of runs."""
+
+import argparse
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+
+
+def state_dir_arg(parser):
+    parser.add_argument("--state-dir", help="where runs, logs and sockets live (default: $FLOWTUI_STATE_DIR, "
+                        "else the user state dir)")
+
+
+def open_state(args, err):
+    """(state_dir, store) or None after printing why the state dir cannot be used."""
+    from ..engine.statedir import StateDirError, resolve
+    from ..engine.store import open_store
+
+    try:
+        state_dir = resolve(args.state_dir)
+    except StateDirError as exc:
+        err.write(f"flowtui: {exc}\n")
+        return None
+    return state_dir, open_store(state_dir)
+
+
+def _positive(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def _duration(text):
+    from ..engine.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parsers(sub):
+    p = sub.add_parser("runs", help="list recorded runs, newest first")
+    p.add_argument("--flow", metavar="FILE", help="only runs of this flow file")
+    p.add_argument("--status", metavar="S", help="only runs with this status (succeeded, failed, interrupted…)")
+    p.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N runs (default 50, 0: all)")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    state_dir_arg(p)
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("show", help="one run: tasks, attempts, durations, exit codes, approvals")
+    p.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    state_dir_arg(p)
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("logs", help="print a run's task output (all tasks, or one)")
+    p.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    p.add_argument("task", metavar="TASK", nargs="?", help="only this task")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run is live")
+    state_dir_arg(p)
+    p.set_defaults(handler=cmd_logs)
+
+    p = sub.add_parser("purge", help="delete old runs and their logs (never a run still going)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--keep", type=_positive, metavar="N", help="keep the newest N runs of each flow")
+    which.add_argument("--older-than", type=_duration, metavar="DURATION", help="runs that ended this long ago (30m, 7d)")
+    which.add_argument("--all", action="store_true", help="every run that is not going")
+    state_dir_arg(p)
+    p.set_defaults(handler=cmd_purge)
+
+
+def cmd_runs(args, out, err):
+    opened = open_state(args, err)
+    if opened is None:
+        return EXIT_USAGE
+    _, store = opened
+    runs = store.list_runs(flow_file=args.flow, status=args.status, limit=args.limit)
+    if args.json:
+        import json
+
+        out.write(json.dumps(runs, indent=2) + "\n")
+        return EXIT_OK
+    if not runs:
+        err.write("flowtui: no runs recorded" + (" for that filter" if args.flow or args.status else "") + "\n")
+        return EXIT_NOTHING
+    from .render import runs_table
+
+    out.write(runs_table(runs))
+    return EXIT_OK
+
+
+def cmd_show(args, out, err):
+    from ..engine.store import StoreError
+
+    opened = open_state(args, err)
+    if opened is None:
+        return EXIT_USAGE
+    _, store = opened
+    try:
+        run = store.get_run(args.run)
+    except StoreError as exc:
+        err.write(f"flowtui: {exc}\n")
+        return EXIT_USAGE
+    if args.json:
+        import json
+
+        out.write(json.dumps(run, indent=2) + "\n")
+        return EXIT_OK
+    from .render import show_text
+
+    out.write(show_text(run))
+    return EXIT_OK
+
+
+def cmd_logs(args, out, err):
+    from ..engine.store import StoreError
+
+    opened = open_state(args, err)
+    if opened is None:
+        return EXIT_USAGE
+    _, store = opened
+    try:
+        run = store.get_run(args.run)
+    except StoreError as exc:
+        err.write(f"flowtui: {exc}\n")
+        return EXIT_USAGE
+    task_ids = [t["id"] for t in run["tasks"]]
+    if args.task and args.task not in task_ids:
+        err.write(f"flowtui: run {run['run_id']} has no task {args.task!r}\n")
+        return EXIT_USAGE
+    wanted = [args.task] if args.task else task_ids
+    follower = _LogFollower(store, run["run_id"], wanted, prefix=not args.task)
+    printed = follower.pump(out)
+    if args.follow:
+        printed += follower.follow(out)
+    if not printed and not args.follow:
+        err.write(f"flowtui: no output recorded for {args.task or 'run ' + run['run_id']}\n")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+class _LogFollower:
+    """Reads task log files from where it left off; `follow` keeps going until the run is over."""
+
+    def __init__(self, store, run_id, task_ids, prefix):
+        self.store, self.run_id, self.task_ids, self.prefix = store, run_id, task_ids, prefix
+        self.offsets = {}
+
+    def pump(self, out) -> int:
+        count = 0
+        for task_id in self.task_ids:
+            path = self.store.task_log_path(self.run_id, task_id)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(self.offsets.get(task_id, 0))
+                    data = handle.read()
+            except FileNotFoundError:
+                continue
+            complete = data.rfind(b"\n") + 1  # a partial last line is read once the writer ends it
+            self.offsets[task_id] = self.offsets.get(task_id, 0) + complete
+            for line in data[:complete].decode("utf-8", "replace").split("\n")[:-1]:
+                out.write(f"[{task_id}] {line}\n" if self.prefix else line + "\n")
+                count += 1
+        out.flush()
+        return count
+
+    def follow(self, out) -> int:
+        import time
+
+        count = 0
+        while self._live():
+            count += self.pump(out)
+            time.sleep(0.2)
+        return count + self.pump(out)
+
+    def _live(self) -> bool:
+        from ..engine.control.sockets import is_live, socket_path
+
+        return is_live(socket_path(self.store.state_dir, self.run_id))
+
+
+def cmd_purge(args, out, err):
+    opened = open_state(args, err)
+    if opened is None:
+        return EXIT_USAGE
+    _, store = opened
+    removed = store.purge(keep=args.keep, older_than=args.older_than, everything=args.all)
+    if not removed:
+        err.write("flowtui: nothing to purge\n")
+        return EXIT_NOTHING
+    out.write(f"purged {len(removed)} run{'s' if len(removed) != 1 else ''}\n")
+    return EXIT_OK

@@ -1,0 +1,31 @@
+"""What every run gets besides its viewer: the store writer and the control socket.
+
+`Recording(run, state_dir, options)` after the run is built (and, on resume, restored) and before
+it starts; `close()` once it has finished, so the final events reach the store and subscribers.
+"""
+
+
+class Recording:
+    def __init__(self, run, state_dir, options=None):
+        from .control.server import ControlServer
+        from .store import StoreWriter, open_store
+
+        self.store = open_store(state_dir)
+        self.writer = StoreWriter(run, self.store, options)
+        try:
+            self.server = ControlServer(run, state_dir).start()
+        except BaseException:
+            self.writer.close()
+            raise
+
+    def close(self):
+        # The store first: once the socket is gone, `logs --follow` reads to the end and stops.
+        self.writer.close()
+        self.server.close()
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

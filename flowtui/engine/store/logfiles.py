@@ -1,0 +1,45 @@
+"""Per-run files: `runs/<run-id>/<task-id>.log` (task output) and `journal`.
+
+The journal is written on the engine thread as things happen (one small append, no fsync), so it
+survives a runner killed before the store's thread committed: the process groups it started
+(`{"pgid": N}`), and each task start and end (`{"task", "status", "exit_code", "attempt", ...}`).
+"""
+
+import os
+
+RUNS = "runs"
+JOURNAL = "journal"
+
+
+def run_dir(state_dir, run_id) -> str:
+    return os.path.join(state_dir, RUNS, run_id)
+
+
+def log_name(task_id) -> str:
+    """A file name for `task_id`: `/` (and `%`, so the mapping stays reversible) are %-escaped."""
+    return task_id.replace("%", "%25").replace("/", "%2F").replace("\0", "%00") + ".log"
+
+
+def log_path(state_dir, run_id, task_id) -> str:
+    return os.path.join(run_dir(state_dir, run_id), log_name(task_id))
+
+
+def read_journal(state_dir, run_id):
+    """The journal's entries in order; a line torn by a crash mid-write is skipped."""
+    import json
+
+    entries = []
+    try:
+        with open(os.path.join(run_dir(state_dir, run_id), JOURNAL), "rb") as handle:
+            for line in handle:
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return entries
+
+
+def read_pgids(state_dir, run_id):
+    return sorted({entry["pgid"] for entry in read_journal(state_dir, run_id) if "pgid" in entry})

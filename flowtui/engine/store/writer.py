@@ -1,0 +1,340 @@
+"""Records a run in the store as it happens, from a background thread.
+
+The bus callback only puts events on a queue, so a slow disk never holds up task output. The
+thread applies whatever has queued in one transaction per batch and appends task output to the
+per-task log files.
+"""
+
+import os
+import queue
+import threading
+import time
+
+from ..statedir import private_subdir
+from .logfiles import JOURNAL, RUNS, log_name, run_dir
+
+_BATCH = 1000
+_STOP = object()
+ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
+
+
+class StoreWriter:
+    """Subscribes to `run.bus`; `close()` flushes everything queued and waits for the thread.
+
+    `options` are the load options (format, --set values, flow/trigger choice) needed to rebuild
+    the same flow on resume.
+    """
+
+    def __init__(self, run, store, options=None):
+        self.run, self.store = run, store
+        self.state_dir = store.state_dir
+        self.dir = run_dir(self.state_dir, run.run_id)
+        private_subdir(self.state_dir, RUNS)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self._queue = queue.SimpleQueue()
+        self._checkpoint_due = False
+        self.error = None  # why recording stopped (the run itself is unaffected)
+        self._journal_fd = None
+        self._logs = {}
+        flow = run.flow
+        self.flow_file = os.path.abspath(flow.file) if flow.file else None
+        header = {
+            "run_id": run.run_id, "flow_file": self.flow_file,
+            "flow_name": flow.name, "format": flow.format, "started_by": run.started_by or _user(),
+            "pid": os.getpid(), "host": os.uname().nodename, "created_at": time.time(),
+            "options": _jsonable(options or {}),
+        }
+        # The header goes to the journal at once: a runner killed before the thread's first commit
+        # is still known to `reap_orphans`, which records the run from it (RunStore.recover).
+        self._journal({"run": header})
+        nodes = [
+            (nid, node.name, node.parent, run.order[nid], node.is_task, run.states[nid].status,
+             run.states[nid].attempt, run.states[nid].iteration)
+            for nid, node in run.nodes.items()
+        ]
+        self._queue.put(("init", {**header, "nodes": nodes}))
+        run.bus.subscribe(self._on_event)
+        run.spawn_watchers.append(self._on_spawn)
+        self._thread = threading.Thread(target=self._work, name="flowtui-store", daemon=True)
+        self._thread.start()
+
+    # -- the engine thread: never blocks ---------------------------------------------------------
+    def _on_event(self, event):
+        if self.error is None:
+            self._queue.put(event)
+        kind = event.type
+        if kind == "task_started":
+            self._journal({"task": event.task, "status": "running", "attempt": event.attempt,
+                           "iteration": event.iteration, "at": event.ts})
+        elif kind == "task_retrying":
+            self._journal({"task": event.task, "status": "retrying", "exit_code": event.exit_code,
+                           "attempt": event.attempt, "at": event.ts})
+        elif kind == "task_finished":
+            self._journal({"task": event.task, "status": event.status, "exit_code": event.exit_code,
+                           "attempt": event.attempt, "iteration": event.iteration, "at": event.ts,
+                           "duration": event.duration})
+        if kind in ("task_finished", "run_finished") and not self._checkpoint_due:
+            self._checkpoint_due = True
+            # After the runtime's after_finish hook has seen this outcome.
+            self.run.reactor.call_soon(self._checkpoint)
+
+    def _checkpoint(self):
+        self._checkpoint_due = False
+        data = self.run.runtime.checkpoint()
+        if data:
+            import json
+
+            self._queue.put(("checkpoint", json.dumps(data)))
+
+    def _on_spawn(self, task_id, pgid):
+        self._journal({"pgid": pgid, "of": task_id})
+
+    def _journal(self, entry):
+        """Appended at once, not queued: what a runner killed a moment later must not lose."""
+        import json
+
+        if self._journal_fd is None:
+            self._journal_fd = os.open(os.path.join(self.dir, JOURNAL), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._journal_fd, (json.dumps(entry) + "\n").encode())
+
+    def close(self):
+        self.run.bus.unsubscribe(self._on_event)
+        if self._on_spawn in self.run.spawn_watchers:
+            self.run.spawn_watchers.remove(self._on_spawn)
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+
+    # -- the writer thread -----------------------------------------------------------------------
+    def _work(self):
+        conn = None
+        try:
+            from .schema import connect
+
+            conn = connect(self.state_dir)
+            stopping = False
+            while not stopping:
+                batch = [self._queue.get()]
+                while len(batch) < _BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is _STOP:
+                    stopping = True
+                    batch.pop()
+                self._write_logs(batch)
+                self._commit(conn, batch)
+            if self.run.finished:
+                self.store.apply_retention(self.flow_file, conn=conn)
+        except Exception as exc:  # disk full, store locked for too long: the run goes on unrecorded
+            self.error = f"the run store in {self.state_dir} stopped recording: {exc}"
+        finally:
+            for handle in self._logs.values():
+                handle.close()
+            if conn is not None:
+                conn.close()
+
+    def _commit(self, conn, batch):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                self._apply(conn, item)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write_logs(self, batch):
+        touched = set()
+        for event in batch:
+            if getattr(event, "type", None) != "task_output":
+                continue
+            handle = self._logs.get(event.task)
+            if handle is None:
+                path = os.path.join(self.dir, log_name(event.task))
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                handle = self._logs[event.task] = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            prefix = f"[{event.hook}] " if event.hook else ""
+            handle.write("".join(f"{prefix}{line}\n" for line in event.lines))
+            touched.add(handle)
+        for handle in touched:
+            handle.flush()
+
+    def _apply(self, conn, item):
+        if isinstance(item, tuple):
+            kind, data = item
+            if kind == "init":
+                _init(conn, data)
+            else:
+                conn.execute("UPDATE runs SET checkpoint = ? WHERE run_id = ?", (data, self.run.run_id))
+            return
+        handler = _HANDLERS.get(item.type)
+        if handler is not None:
+            handler(conn, self.run.run_id, item)
+
+
+def _init(conn, d):
+    conn.execute(
+        """INSERT INTO runs (run_id, flow_file, flow_name, format, status, created_at, started_by, pid, host, options)
+           VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET status = 'pending', exit_code = NULL, finished_at = NULL,
+               pid = excluded.pid, host = excluded.host, resumes = resumes + 1""",
+        (d["run_id"], d["flow_file"], d["flow_name"], d["format"], d["created_at"], d["started_by"], d["pid"],
+         d["host"], _dumps(d["options"])),
+    )
+    if d["flow_file"] and os.path.exists(d["flow_file"]):
+        conn.execute("UPDATE runs SET content_hash = ? WHERE run_id = ? AND content_hash IS NULL",
+                     (file_hash(d["flow_file"]), d["run_id"]))
+    _insert_nodes(conn, d["run_id"], d["nodes"])
+
+
+def _insert_nodes(conn, run_id, nodes):
+    conn.executemany(
+        """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status, attempts, iteration)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, task_id) DO UPDATE SET position = excluded.position, status = excluded.status""",
+        [(run_id, *node) for node in nodes],
+    )
+
+
+def file_hash(path) -> str:
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _run_started(conn, run_id, e):
+    conn.execute("UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE run_id = ?",
+                 (e.ts, run_id))
+
+
+def _run_status(status):
+    def handler(conn, run_id, e):
+        conn.execute("UPDATE runs SET status = ? WHERE run_id = ?", (status, run_id))
+    return handler
+
+
+def _run_reopened(conn, run_id, e):
+    conn.execute("UPDATE runs SET status = 'running', exit_code = NULL, finished_at = NULL WHERE run_id = ?",
+                 (run_id,))
+
+
+def _run_finished(conn, run_id, e):
+    conn.execute("UPDATE runs SET status = ?, exit_code = ?, finished_at = ? WHERE run_id = ?",
+                 (e.status, e.exit_code, e.ts, run_id))
+
+
+def _task_status(conn, run_id, e):
+    conn.execute("UPDATE tasks SET status = ? WHERE run_id = ? AND task_id = ?", (e.status, run_id, e.task))
+
+
+def _task_started(conn, run_id, e):
+    conn.execute(
+        """UPDATE tasks SET status = 'running', attempts = ?, iteration = ?, started_at = ?, finished_at = NULL,
+               exit_code = NULL, duration = NULL, error = NULL WHERE run_id = ? AND task_id = ?""",
+        (e.attempt, e.iteration, e.ts, run_id, e.task),
+    )
+    conn.execute(
+        """INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, iteration, status, started_at)
+           VALUES (?, ?, ?, ?, 'running', ?)""",
+        (run_id, e.task, e.attempt, e.iteration, e.ts),
+    )
+
+
+def _task_retrying(conn, run_id, e):
+    conn.execute("UPDATE tasks SET status = 'retrying', exit_code = ? WHERE run_id = ? AND task_id = ?",
+                 (e.exit_code, run_id, e.task))
+    conn.execute(
+        "UPDATE attempts SET status = 'failed', exit_code = ?, finished_at = ? WHERE run_id = ? AND task_id = ? AND attempt = ?",
+        (e.exit_code, e.ts, run_id, e.task, e.attempt),
+    )
+
+
+def _task_finished(conn, run_id, e):
+    conn.execute(
+        """UPDATE tasks SET status = ?, exit_code = ?, attempts = ?, iteration = ?, finished_at = ?, duration = ?,
+               error = ? WHERE run_id = ? AND task_id = ?""",
+        (e.status, e.exit_code, e.attempt, e.iteration, e.ts, e.duration, e.error, run_id, e.task),
+    )
+    conn.execute(
+        """UPDATE attempts SET status = ?, exit_code = ?, finished_at = ?
+           WHERE run_id = ? AND task_id = ? AND attempt = ? AND finished_at IS NULL""",
+        (e.status, e.exit_code, e.ts, run_id, e.task, e.attempt),
+    )
+
+
+def _group_started(conn, run_id, e):
+    conn.execute("UPDATE tasks SET status = 'running', started_at = ?, finished_at = NULL, iteration = ? "
+                 "WHERE run_id = ? AND task_id = ?", (e.ts, e.iteration, run_id, e.task))
+
+
+def _group_finished(conn, run_id, e):
+    conn.execute(
+        "UPDATE tasks SET status = ?, finished_at = ?, duration = ? - started_at WHERE run_id = ? AND task_id = ?",
+        (e.status, e.ts, e.ts, run_id, e.task),
+    )
+
+
+def _approval(decision):
+    def handler(conn, run_id, e):
+        values = getattr(e, "values", None)
+        conn.execute(
+            "INSERT INTO approvals (run_id, task_id, decision, decided_by, decided_at, reason, answers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, e.task, decision, e.by, e.ts, e.reason, _dumps(values) if values else None),
+        )
+        if values:
+            conn.execute("UPDATE tasks SET answers = ? WHERE run_id = ? AND task_id = ?", (_dumps(values), run_id, e.task))
+    return handler
+
+
+def _nodes_added(conn, run_id, e):
+    position = conn.execute("SELECT COALESCE(MAX(position), 0) FROM tasks WHERE run_id = ?", (run_id,)).fetchone()[0]
+    _insert_nodes(conn, run_id, [
+        (n["id"], n["name"], n["parent"], position + 1 + i, n["is_task"], "pending", 0, 1) for i, n in enumerate(e.nodes)
+    ])
+
+
+_HANDLERS = {
+    "run_started": _run_started,
+    "run_paused": _run_status("paused"),
+    "run_resumed": _run_status("running"),
+    "run_reopened": _run_reopened,
+    "run_finished": _run_finished,
+    "task_status": _task_status,
+    "task_started": _task_started,
+    "task_retrying": _task_retrying,
+    "task_finished": _task_finished,
+    "group_started": _group_started,
+    "group_finished": _group_finished,
+    "approval_granted": _approval("approved"),
+    "approval_rejected": _approval("rejected"),
+    "nodes_added": _nodes_added,
+}
+
+
+def _dumps(value):
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def _jsonable(options) -> dict:
+    """The load options that can be stored as JSON (sets, format, flow, trigger…)."""
+    import json
+
+    out = {}
+    for key, value in dict(options).items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = value
+    return out
+
+
+def _user():
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())

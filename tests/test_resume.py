@@ -1,0 +1,216 @@
+"""Resume: after kill -9 nothing that succeeded runs twice and no process of the dead run survives."""
+
+import json
+
+import pytest
+
+from flowtui.engine.loaders import LoadOptions, load
+from flowtui.engine.recording import Recording
+from flowtui.engine.resume import ResumeError, load_for_resume, restore
+from flowtui.engine.run import Run, Runtime
+from flowtui.engine.statedir import resolve
+from flowtui.engine.store import open_store
+from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, sketch, wait_fifo
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return resolve(str(tmp_path / "state"))
+
+
+def marker(tmp_path, name):
+    """A shell command appending a line to marker file `name`: how many times a task ran."""
+    return f"sh -c 'echo {name} >> {tmp_path}/{name}'"
+
+
+def lines(tmp_path, name):
+    path = tmp_path / name
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_kill_9_then_resume_runs_nothing_twice_and_leaves_no_orphans(tmp_path, state_dir):
+    ready = fifo(tmp_path / "ready")
+    hang = (f"sh -c 'if [ -e {tmp_path}/GO ]; then echo c >> {tmp_path}/c; "
+            f"else sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait; fi'")
+    flow = sketch(tmp_path / "flow.json", {
+        "one": [{"name": "a", "cmd": marker(tmp_path, "a")}, {"name": "b", "cmd": marker(tmp_path, "b")}],
+        "two": [{"name": "c", "cmd": hang}, {"name": "d", "cmd": marker(tmp_path, "d")}],
+    })
+    runner = Runner(flow, state_dir)
+    try:
+        wait_fifo(ready, runner)
+        run_id = runner.run_id
+        runner.kill9()
+    finally:
+        runner.close()
+    orphan = int((tmp_path / "PID").read_text())
+    assert alive(orphan)
+    (tmp_path / "GO").touch()
+
+    result = flowtui_process("resume", run_id, "--no-ui", "--state-dir", state_dir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "2 tasks already succeeded" in result.stderr
+    assert not alive(orphan)
+    assert [lines(tmp_path, n) for n in "abcd"] == [["a"], ["b"], ["c"], ["d"]]
+
+    record = json.loads(flowtui("show", run_id, "--json", "--state-dir", state_dir)[1])
+    tasks = {t["id"]: t for t in record["tasks"]}
+    assert record["status"] == "succeeded" and record["resumes"] == 1
+    assert [tasks[t]["attempts"] for t in ("one/a", "one/b", "two/c", "two/d")] == [1, 1, 2, 1]
+    assert [a["status"] for a in tasks["two/c"]["attempt_history"]] == ["interrupted", "succeeded"]
+    code, _, err = flowtui("resume", run_id, "--state-dir", state_dir)
+    assert code == 2 and "nothing to resume" in err
+
+
+def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir):
+    ready = fifo(tmp_path / "ready")
+    dead_flow = sketch(tmp_path / "dead.json", {"s": [
+        {"name": "hang", "cmd": f"sh -c 'sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait'"}]})
+    runner = Runner(dead_flow, state_dir)
+    try:
+        wait_fifo(ready, runner)
+        dead_id = runner.run_id
+        runner.kill9()
+    finally:
+        runner.close()
+    orphan = int((tmp_path / "PID").read_text())
+    assert alive(orphan)
+
+    fresh = Runner(sketch(tmp_path / "fresh.json", {"s": [{"name": "t", "cmd": "echo fresh"}]}), state_dir)
+    try:
+        assert fresh.wait() == 0
+    finally:
+        fresh.close()
+    assert not alive(orphan)
+    assert open_store(state_dir).get_run(dead_id)["status"] == "interrupted"
+
+
+def test_a_changed_flow_is_refused_unless_forced(tmp_path, state_dir):
+    flow_file = sketch(tmp_path / "flow.json", {"s": [
+        {"name": "first", "cmd": marker(tmp_path, "first")},
+        {"name": "check", "cmd": f"test -e {tmp_path}/FIXED"},
+    ]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(flow_file), None, options)
+    run = Run(flow, runtime)
+    with Recording(run, state_dir, options):
+        assert run.run_to_end() == 1
+
+    flow_file.write_text(flow_file.read_text() + "\n")
+    result = flowtui_process("resume", run.run_id, "--no-ui", "--state-dir", state_dir)
+    assert result.returncode == 2
+    assert f"{flow_file} changed since run {run.run_id} started" in result.stderr and "--force" in result.stderr
+    assert lines(tmp_path, "first") == ["first"]
+
+    (tmp_path / "FIXED").touch()
+    result = flowtui_process("resume", run.run_id, "--no-ui", "--force", "--state-dir", state_dir)
+    assert result.returncode == 0, result.stderr
+    assert lines(tmp_path, "first") == ["first"]
+    store = open_store(state_dir)
+    assert store.get_run(run.run_id)["status"] == "succeeded"
+    assert store.latest_unfinished(flow_file) is None
+
+
+class Counting(Runtime):
+    """A runtime with state worth keeping: the tasks it saw finish, across resumes."""
+
+    def __init__(self):
+        self.seen, self.restored = [], None
+
+    def after_finish(self, node, state):
+        self.seen.append(f"{node.id}:{state.status}")
+
+    def checkpoint(self):
+        return {"seen": list(self.seen)}
+
+    def restore(self, data):
+        self.restored = data
+        self.seen = list(data["seen"])
+
+
+def test_resume_restores_the_runtime_checkpoint_and_reruns_only_what_did_not_succeed(tmp_path, state_dir, record):
+    flow_file = sketch(tmp_path / "flow.json", {"s": [
+        {"name": "ok", "cmd": marker(tmp_path, "ok")},
+        {"name": "flaky", "cmd": f"sh -c 'echo x >> {tmp_path}/flaky; test -e {tmp_path}/FIXED'"},
+        {"name": "after", "cmd": marker(tmp_path, "after")},
+    ]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, _ = load(str(flow_file), None, options)
+    first = Run(flow, Counting())
+    with Recording(first, state_dir, options):
+        assert first.run_to_end() == 1
+    store = open_store(state_dir)
+    assert store.latest_unfinished(flow_file) == first.run_id
+    saved = store.get_run(first.run_id)["checkpoint"]
+    assert "s/flaky:failed" in saved["seen"]
+
+    (tmp_path / "FIXED").touch()
+    stored, flow, _ = load_for_resume(store, first.run_id)
+    again = Run(flow, Counting(), run_id=first.run_id)
+    restore(again, stored)
+    events = record(again)
+    with Recording(again, state_dir, stored["options"]):
+        assert again.run_to_end() == 0
+    assert again.runtime.restored == saved
+    assert events.order() == ["s/flaky"]
+    assert [lines(tmp_path, n) for n in ("ok", "flaky", "after")] == [["ok"], ["x", "x"], ["after"]]
+    assert again.runtime.seen[: len(saved["seen"])] == saved["seen"]
+    assert store.get_run(first.run_id)["checkpoint"]["seen"][-1] == "s:succeeded"
+
+    with pytest.raises(ResumeError, match="no run"):
+        load_for_resume(store, "not-a-run")
+
+
+def test_the_journal_covers_outcomes_the_store_had_not_committed(tmp_path, state_dir, record):
+    flow_file = sketch(tmp_path / "flow.json", {"s": [
+        {"name": "done", "cmd": marker(tmp_path, "done")},
+        {"name": "broken", "cmd": "false"},
+    ]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(flow_file), None, options)
+    first = Run(flow, runtime)
+    with Recording(first, state_dir, options):
+        assert first.run_to_end() == 1
+    store = open_store(state_dir)
+    # As if the runner died before the store's thread committed s/done's end.
+    store.conn.execute("UPDATE tasks SET status = 'running' WHERE task_id = 's/done'")
+
+    stored, flow, runtime = load_for_resume(store, first.run_id)
+    assert {t["id"]: t["status"] for t in stored["tasks"]}["s/done"] == "succeeded"
+    again = Run(flow, runtime, run_id=first.run_id)
+    restore(again, stored)
+    events = record(again)
+    again.run_to_end()
+    assert events.order() == ["s/broken"] and lines(tmp_path, "done") == ["done"]
+
+
+def test_a_resumed_fluxor_workflow_gets_its_state_back(tmp_path, state_dir):
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(f"""
+init:
+  results: []
+pipeline:
+  first:
+    action: system/exec:execute
+    input: {{commands: ["echo first >> {tmp_path}/first"]}}
+    post:
+      results[]: 1
+  check:
+    action: system/exec:execute
+    input: {{commands: ["test -e {tmp_path}/FIXED"], failOnError: true}}
+""")
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(workflow), None, options)
+    run = Run(flow, runtime)
+    with Recording(run, state_dir, options):
+        assert run.run_to_end() == 1
+
+    (tmp_path / "FIXED").touch()
+    store = open_store(state_dir)
+    stored, flow, runtime = load_for_resume(store, run.run_id)
+    again = Run(flow, runtime, run_id=run.run_id)
+    restore(again, stored)
+    with Recording(again, state_dir, stored["options"]):
+        assert again.run_to_end() == 0
+    assert lines(tmp_path, "first") == ["first"]
+    assert [float(x) for x in again.runtime.report()["state"]["results"]] == [1.0]
