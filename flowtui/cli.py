@@ -67,6 +67,9 @@ def build_parser():
     run.add_argument("--report", metavar="PATH", help="write the JSON report here")
     run.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
     run.add_argument("--events", metavar="PATH", help="write every engine event as JSON Lines here")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the latest unfinished run of FILE: what succeeded does not run again")
+    run.add_argument("--force", action="store_true", help="with --resume: even though the file changed")
 
     validate = sub.add_parser("validate", help="check a flow file: a summary, or every problem (exit 2)")
     validate.add_argument("file")
@@ -78,6 +81,10 @@ def build_parser():
     style = graph.add_mutually_exclusive_group()
     style.add_argument("--dot", dest="style", action="store_const", const="dot", help="Graphviz (default)")
     style.add_argument("--mermaid", dest="style", action="store_const", const="mermaid", help="Mermaid flowchart")
+
+    from .commands import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -99,7 +106,7 @@ def _load(args, err, pick=None):
     from .engine.diagnostics import FlowError, NeedsChoice
     from .engine.loaders import load
 
-    options = _options(args)
+    options = args.load_options = _options(args)
     try:
         return load(args.file, args.format, options)
     except FlowError as exc:
@@ -189,10 +196,44 @@ def _tui_pick(exc):
     return FlowPicker(exc.path, exc.choices, exc.kind).run()
 
 
+def _resume(args, state_dir, out, err):
+    """`run FILE --resume`: continue the newest run of FILE that did not succeed."""
+    from .commands.control import _resume_from_store
+    from .engine.store import open_store
+
+    store = open_store(state_dir)
+    try:
+        args.run = store.latest_unfinished(os.path.abspath(args.file)) or store.latest_unfinished(args.file)
+    finally:
+        store.close()
+    if args.run is None:
+        err.write(f"flowtui: no unfinished run of {args.file} to resume (see flowtui runs)\n")
+        return EXIT_USAGE
+    return _resume_from_store(args, state_dir, out, err)
+
+
 def cmd_run(args, out, err):
     if args.max_parallel is not None and args.max_parallel < 1:
         err.write("flowtui: --max-parallel must be at least 1\n")
         return EXIT_USAGE
+    from .headless import output_problem
+
+    problem = output_problem(args)
+    if problem:
+        err.write(problem + "; nothing was run\n")
+        return EXIT_USAGE
+    from .engine.statedir import StateDirError, resolve
+
+    try:
+        state_dir = args.state_dir_path = resolve(args.state_dir)
+    except StateDirError as exc:
+        err.write(f"flowtui: {exc}\n")
+        return EXIT_USAGE
+    from .engine.store.orphans import reap_orphans
+
+    reap_orphans(state_dir)  # a runner killed earlier may have left processes: end them first
+    if args.resume:
+        return _resume(args, state_dir, out, err)
     use_tui = not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
     loaded = _load(args, err, pick=_tui_pick if use_tui else None)
     if isinstance(loaded, int):
@@ -233,26 +274,39 @@ def cmd_run(args, out, err):
               env=env, by=os.environ.get("USER"))
     if not args.no_ui and not use_tui:
         err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
-    if use_tui:
-        from .headless import write_reports
-        from .reporters.tails import Tails
-        from .screens.app import main as tui_main
-        from .screens.source import LocalSource
+    from .engine.recording import Recording
 
-        tails = Tails(run.bus)
-        events = None
-        if args.events:
-            from .reporters.jsonl import EventsWriter
+    with Recording(run, state_dir, args.load_options) as recording:
+        if use_tui:
+            code = _run_tui(run, args, state_dir)
+        else:
+            from .headless import run_headless
 
-            events = EventsWriter(run.bus, args.events)
-        code = tui_main(LocalSource(run))
+            code = run_headless(run, args, out)
+    if recording.writer.error:
+        err.write(f"flowtui: warning: the run store could not record this run: {recording.writer.error}\n")
+    return code
+
+
+def _run_tui(run, args, state_dir):
+    from .headless import write_reports
+    from .reporters.tails import Tails
+    from .screens.app import main as tui_main
+    from .screens.source import LocalSource
+
+    tails = Tails(run.bus)
+    events = None
+    if args.events:
+        from .reporters.jsonl import EventsWriter
+
+        events = EventsWriter(run.bus, args.events)
+    try:
+        code = tui_main(LocalSource(run), state_dir=state_dir)
+    finally:
         if events:
             events.close()
-        write_reports(run, args, tails)
-        return code
-    from .headless import run_headless
-
-    return run_headless(run, args, out)
+    write_reports(run, args, tails)
+    return code
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
@@ -268,7 +322,8 @@ def main(argv=None, out=None, err=None) -> int:
         return EXIT_USAGE
     args.sets = dict(getattr(args, "sets", None) or [])
     args.state_dir_path = getattr(args, "state_dir", None) or os.environ.get("FLOWTUI_STATE_DIR")
+    handler = COMMANDS.get(args.command) or args.handler
     try:
-        return COMMANDS[args.command](args, out, err)
+        return handler(args, out, err)
     except BrokenPipeError:
         return EXIT_FAILED
