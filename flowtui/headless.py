@@ -117,10 +117,32 @@ def install_signals(run):
     signal.signal(signal.SIGTERM, handler)
 
 
+def output_problem(args):
+    """Why a --report/--junit/--events path cannot be written, checked before anything runs; else None."""
+    for option in ("report", "junit", "events"):
+        path = getattr(args, option, None)
+        if not path:
+            continue
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            return f"flowtui: cannot write --{option} {path}: {exc.strerror}"
+        if os.path.isdir(path):
+            return f"flowtui: cannot write --{option} {path}: is a directory"
+        if not os.access(directory, os.W_OK):
+            return f"flowtui: cannot write --{option} {path}: permission denied"
+    return None
+
+
 def run_headless(run, args, out=sys.stdout) -> int:
     from .reporters.console import ConsolePrinter
     from .reporters.tails import Tails
 
+    problem = output_problem(args)
+    if problem:
+        sys.stderr.write(problem + "; nothing was run\n")
+        return 2
     tails = Tails(run.bus)
     ConsolePrinter(run, out, tails)
     events = None
@@ -139,7 +161,10 @@ def run_headless(run, args, out=sys.stdout) -> int:
         kill_stragglers()
         if events:
             events.close()
-    write_reports(run, args, tails)
+    try:
+        write_reports(run, args, tails)
+    except OSError as exc:  # e.g. the disk filled up during the run
+        sys.stderr.write(f"flowtui: cannot write the report {exc.filename}: {exc.strerror}\n")
     return code
 
 

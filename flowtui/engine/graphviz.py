@@ -12,7 +12,8 @@ def _quote(text):
 
 
 def to_dot(flow) -> str:
-    lines = [f"digraph {_quote(flow.name)} {{", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+    # compound=true: without it Graphviz ignores ltail/lhead and group edges point at the wrong nodes
+    lines = [f"digraph {_quote(flow.name)} {{", "  rankdir=LR;", "  compound=true;", "  node [shape=box, style=rounded];"]
 
     def emit(nid, indent):
         node = flow.nodes[nid]

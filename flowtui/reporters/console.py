@@ -154,7 +154,8 @@ class ConsolePrinter:
         self._write("\n" + self._paint(f"{icon} run {event.status}", code) + f" in {took}: {tally} (exit {event.exit_code})\n")
         if first_failure:
             state = run.states[first_failure]
-            self._write(self._paint(f"first failure: {first_failure}", "31") + f" ({state.status}, exit {state.exit_code})" + (f" — {state.error}" if state.error else "") + "\n")
+            code = f", exit {state.exit_code}" if state.exit_code is not None else ""  # a rejected task never ran
+            self._write(self._paint(f"first failure: {first_failure}", "31") + f" ({state.status.replace('_', ' ')}{code})" + (f" — {state.error}" if state.error else "") + "\n")
             tail = self.tails.get(first_failure, 20)
             if tail:
                 self._write("  " + "\n  ".join(tail) + "\n")

@@ -64,10 +64,15 @@ def load(path, text, options=None) -> FlowDef:
 
 
 def _semantic_problems(data):
-    """What the schema cannot say: action names unique within their stage."""
+    """What the schema cannot say: action names unique within their stage, task ids unique in the file.
+
+    Ids are STAGE/ACTION, so a `/` in a name can make two ids equal (stage `a/b` + action `c` and stage
+    `a` + action `b/c`), or a task id equal a stage's.
+    """
     problems = []
     if not isinstance(data, dict):
         return problems
+    ids = {stage: f"stage `{stage}`" for stage in data if stage != "name"}
     for stage, actions in data.items():
         if stage == "name" or not isinstance(actions, list):
             continue
@@ -76,9 +81,13 @@ def _semantic_problems(data):
             name = action.get("name") if isinstance(action, dict) else None
             if not isinstance(name, str):
                 continue
+            task_id = f"{stage}/{name}"
             if name in seen:
                 problems.append(((stage, index, "name"), f"duplicate action name `{name}` in stage `{stage}`"))
+            elif task_id in ids:
+                problems.append(((stage, index, "name"), f"task id `{task_id}` is also {ids[task_id]}: rename one"))
             seen.add(name)
+            ids.setdefault(task_id, f"the id of action `{name}` in stage `{stage}`")
     return problems
 
 

@@ -1,0 +1,553 @@
+"""`flowtui run | validate | graph` as a user runs them: exit codes, output, reports, approvals, Ctrl-C."""
+
+import io
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from flowtui.cli import build_parser
+from flowtui.engine.loaders import load
+from flowtui.engine.model import COND_FAILED, Action, Dep, FlowDef, Node
+from flowtui.engine.run import Run
+from flowtui.headless import run_headless
+from flowtui.reporters.junit import junit_xml
+from flowtui.reporters.tails import Tails
+
+from .test_engine_run import process_gone
+
+LIMIT = 30
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+
+FAILING = {
+    "name": "CLI test",
+    "build": [
+        {"name": "compile", "cmd": "echo compiling; echo warning >&2", "setup-cmd": "echo prep", "time": "1s"},
+        {"name": "broken", "cmd": "for i in $(seq 1 60); do echo line $i; done; exit 3", "teardown-cmd": "echo cleanup"},
+    ],
+    "ship": [
+        {"name": "final", "cmd": "false", "fatal-nok": True},
+        {"name": "never", "cmd": "echo never"},
+    ],
+}
+PASSING = {"name": "ok", "one": [{"name": "a", "cmd": "echo a"}, {"name": "b", "cmd": "echo b"}]}
+GATED = {
+    "name": "gated",
+    "build": [{"name": "compile", "cmd": "echo compiled"}],
+    "ship": [{"name": "deploy", "cmd": "echo deployed", "approve": "Deploy to production?"},
+             {"name": "notify", "cmd": "echo notified", "approve": True}],
+}
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A clean environment: no CI markers, a private state dir."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "NO_COLOR")}
+    clean["FLOWTUI_STATE_DIR"] = str(tmp_path / "state")
+    return clean
+
+
+@pytest.fixture
+def flowtui(flowtui_cmd, tmp_path, env):
+    """flowtui(*args, sketch=dict) -> CompletedProcess, run in tmp_path with stdin closed (no TTY)."""
+
+    def call(*args, sketch=None, extra_env=None):
+        if sketch is not None:
+            (tmp_path / "sketch.json").write_text(json.dumps(sketch, indent=2))
+        return subprocess.run(
+            [*flowtui_cmd, *args], cwd=tmp_path, env={**env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=LIMIT,
+        )
+
+    return call
+
+
+def no_traceback(result):
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+# -- exit codes ----------------------------------------------------------------------------------
+def test_exit_0_when_every_task_succeeds(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", sketch=PASSING)
+    assert result.returncode == 0, result.stderr
+    assert "[one/a] a\n" in result.stdout and "run succeeded" in result.stdout
+
+
+def test_run_without_a_terminal_goes_headless_and_says_so(flowtui):
+    result = flowtui("run", "sketch.json", sketch=PASSING)
+    assert result.returncode == 0 and "[one/b] b\n" in result.stdout
+    assert result.stderr == "flowtui: not a terminal: running headless (pass --no-ui to say so)\n"
+
+
+def test_exit_1_when_a_task_fails(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", sketch=FAILING)
+    assert result.returncode == 1
+    no_traceback(result)
+
+
+def test_exit_2_for_an_invalid_sketch_runs_nothing(flowtui, tmp_path):
+    bad = {"one": [{"name": "a", "cmd": "touch ran"}, {"name": "b", "cmd": "true", "timeout": "0s"}]}
+    result = flowtui("run", "sketch.json", "--no-ui", sketch=bad)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "sketch.json:10:18: `timeout`: invalid duration '0s': use <number><s|m|h|d> greater than zero, "
+        "e.g. 30s, 10m, 1.5h, 2d"
+    ]
+    assert result.stdout == "" and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("args", [["run", "missing.json", "--no-ui"], ["validate", "missing.json"],
+                                  ["graph", "missing.json"]])
+def test_exit_2_for_a_missing_file(flowtui, args):
+    result = flowtui(*args)
+    assert (result.returncode, result.stderr) == (2, "missing.json:1:1: no such file\n")
+
+
+def test_exit_2_for_usage_errors(flowtui):
+    assert flowtui().returncode == 2
+    result = flowtui("run", "sketch.json", "--no-ui", "--max-parallel", "0", sketch=PASSING)
+    assert result.returncode == 2 and "--max-parallel" in result.stderr
+    no_traceback(result)
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit", "--events"])
+def test_exit_2_when_a_report_cannot_be_written(flowtui, tmp_path, option):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "file").write_text("")
+    sketch = {"s": [{"name": "a", "cmd": "touch ran"}]}
+    result = flowtui("run", "sketch.json", "--no-ui", option, "taken", sketch=sketch)
+    assert (result.returncode, result.stderr) == (2, f"flowtui: cannot write {option} taken: is a directory; nothing was run\n")
+    result = flowtui("run", "sketch.json", "--no-ui", option, "file/out", sketch=sketch)
+    assert result.returncode == 2 and result.stderr.startswith(f"flowtui: cannot write {option} file/out: ")
+    assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "ran").exists()
+
+
+def run_in_process(tmp_path, sketch, *options, control=None):
+    """The headless runner on this thread (signal handlers restored after); `control(run)` steers it."""
+    path = tmp_path / "sketch.json"
+    path.write_text(json.dumps(sketch))
+    args = build_parser().parse_args(["run", str(path), "--no-ui", *options])
+    args.sets = dict(args.sets)
+    flow, runtime = load(str(path))
+    run = Run(flow, runtime, kill_grace=0.5)
+    if control:
+        control(run)
+    out = io.StringIO()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = run_headless(run, args, out)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    return code, out.getvalue(), run
+
+
+def test_exit_3_when_an_operator_stops_the_run(tmp_path):
+    marker = tmp_path / "go"
+    sketch = {"one": [{"name": "a", "cmd": f"echo go; while [ ! -e {marker} ]; do sleep 0.01; done"},
+                      {"name": "b", "cmd": "echo b"}]}
+
+    def control(run):
+        def stop(event):
+            if event.type == "task_output" and "go" in event.lines:
+                run.reactor.call_soon(run.stop, "ops")
+                marker.touch()
+
+        run.bus.subscribe(stop)
+
+    code, out, run = run_in_process(tmp_path, sketch, "--report", str(tmp_path / "r.json"), control=control)
+    assert code == 3
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("stopped", 3)
+    assert [t["status"] for t in report["tasks"]] == ["succeeded", "not_run"]
+    assert "stopping (running tasks finish)" in out and "run stopped" in out
+
+
+# -- validate and graph --------------------------------------------------------------------------
+def test_validate_prints_a_summary(flowtui):
+    result = flowtui("validate", "sketch.json", sketch=FAILING)
+    assert result.returncode == 0
+    assert result.stdout == ("sketch.json: Flow-CTRL sketch 'CLI test' is valid\n"
+                             "  4 tasks in 2 groups, 2 with hooks, estimated 1s\n")
+
+
+def test_validate_prints_unknown_key_warnings(flowtui):
+    result = flowtui("validate", "sketch.json", sketch={"one": [{"name": "a", "cmd": "true", "retries": 2}]})
+    assert result.returncode == 0
+    assert "warning: unknown key `retries` ignored" in result.stdout
+
+
+def test_validate_prints_every_problem(flowtui):
+    bad = {"one": [{"name": "a", "time": "soon"}, {"name": "a", "cmd": ""}], "two": "x"}
+    result = flowtui("validate", "sketch.json", sketch=bad)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert [re.sub(r"^sketch\.json:\d+:\d+: ", "", line) for line in lines] == [
+        "missing required key `cmd`",
+        "`time`: invalid duration 'soon': use <number><s|m|h|d> greater than zero, e.g. 30s, 10m, 1.5h, 2d",
+        "duplicate action name `a` in stage `one`",
+        "`cmd` must be a non-empty string",
+        "stage `two` must be a list of actions",
+    ]
+    assert all(re.match(r"^sketch\.json:\d+:\d+: ", line) for line in lines)
+
+
+def test_validate_cannot_tell_the_format(flowtui, tmp_path):
+    (tmp_path / "conf.json").write_text('{"debug": true}')
+    result = flowtui("validate", "conf.json")
+    assert result.returncode == 2 and result.stderr.startswith("conf.json:1:1: cannot tell the format")
+
+
+GRAPH_SKETCH = {"name": "g", "build": [{"name": "compile", "cmd": "true"}, {"name": "test", "cmd": "true"}],
+                "ship": [{"name": "deploy", "cmd": "true"}]}
+
+
+def test_graph_dot(flowtui):
+    result = flowtui("graph", "--dot", "sketch.json", sketch=GRAPH_SKETCH)
+    assert result.returncode == 0
+    assert result.stdout == """digraph "g" {
+  rankdir=LR;
+  compound=true;
+  node [shape=box, style=rounded];
+  subgraph "cluster_build" {
+    label="build";
+    "build/compile" [label="compile"];
+    "build/test" [label="test"];
+  }
+  subgraph "cluster_ship" {
+    label="ship";
+    "ship/deploy" [label="deploy"];
+  }
+  "build/compile" -> "build/test" [label="any"];
+  "build/test" -> "ship/deploy" [label="any", ltail="cluster_build", lhead="cluster_ship"];
+}
+"""
+    assert flowtui("graph", "sketch.json").stdout == result.stdout  # dot is the default
+
+
+def test_graph_mermaid(flowtui):
+    result = flowtui("graph", "--mermaid", "sketch.json", sketch=GRAPH_SKETCH)
+    assert result.returncode == 0
+    assert result.stdout == """flowchart LR
+  subgraph n0["build"]
+    n1["compile"]
+    n2["test"]
+  end
+  subgraph n3["ship"]
+    n4["deploy"]
+  end
+  n1 -->|any| n2
+  n0 -->|any| n3
+"""
+
+
+# -- reports -------------------------------------------------------------------------------------
+TASK_KEYS = {"id", "name", "group", "status", "exit_code", "attempts", "started_at", "finished_at", "duration_s", "hooks"}
+
+
+def test_json_report_follows_the_contract(flowtui, tmp_path):
+    result = flowtui("run", "sketch.json", "--no-ui", "--report", "out/r.json", sketch=FAILING)
+    assert result.returncode == 1
+    report = json.loads((tmp_path / "out" / "r.json").read_text())
+    assert {"flow", "run_id", "status", "exit_code", "started_at", "finished_at", "duration_s", "tasks"} <= set(report)
+    assert report["flow"] == {"name": "CLI test", "format": "flowctrl", "file": "sketch.json"}
+    assert (report["status"], report["exit_code"]) == ("failed", 1)
+    assert re.match(r"^\d{8}-\d{6}-[0-9a-f]{4}$", report["run_id"])
+    assert ISO.match(report["started_at"]) and ISO.match(report["finished_at"])
+    assert isinstance(report["duration_s"], float)
+    tasks = report["tasks"]
+    assert [t["id"] for t in tasks] == ["build/compile", "build/broken", "ship/final", "ship/never"]  # definition order
+    for task in tasks:
+        assert TASK_KEYS <= set(task)
+        assert task["group"] + "/" + task["name"] == task["id"]
+    compile_, broken, final, never = tasks
+    assert (compile_["status"], compile_["exit_code"], compile_["attempts"]) == ("succeeded", 0, 1)
+    assert compile_["hooks"] == [{"kind": "setup", "exit_code": 0}]
+    assert ISO.match(compile_["started_at"]) and isinstance(compile_["duration_s"], float)
+    assert (broken["status"], broken["exit_code"], broken["hooks"]) == ("failed", 3, [{"kind": "teardown", "exit_code": 0}])
+    assert (final["status"], final["exit_code"]) == ("failed", 1)
+    assert (never["status"], never["exit_code"], never["attempts"], never["hooks"]) == ("not_run", None, 0, [])
+    assert never["started_at"] is None and never["duration_s"] is None
+
+
+def test_junit_xml(flowtui, tmp_path):
+    assert flowtui("run", "sketch.json", "--no-ui", "--junit", "j.xml", sketch=FAILING).returncode == 1
+    suite = ET.parse(tmp_path / "j.xml").getroot()
+    assert suite.tag == "testsuite" and suite.get("name") == "CLI test"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "1")
+    cases = {(c.get("classname"), c.get("name")): c for c in suite.iter("testcase")}
+    assert list(cases) == [("build", "compile"), ("build", "broken"), ("ship", "final"), ("ship", "never")]
+    assert len(cases["build", "compile"]) == 0 and float(cases["build", "compile"].get("time")) >= 0
+    failure = cases["build", "broken"].find("failure")
+    assert failure.get("message") == "failed (exit code 3)"
+    assert failure.text.splitlines() == [f"line {i}" for i in range(12, 61)] + ["cleanup"]  # the last 50 lines
+    assert cases["ship", "final"].find("failure").get("message") == "failed (exit code 1)"
+    assert cases["ship", "never"].find("skipped").get("message") == "not run"
+
+
+def test_junit_marks_condition_skips_as_skipped():
+    nodes = {
+        "up": Node(id="up", name="up", action=Action(kind="shell", params={"cmd": "true"})),
+        "rescue": Node(id="rescue", name="rescue", action=Action(kind="shell", params={"cmd": "true"}),
+                       deps=(Dep(node="up", cond=COND_FAILED),)),
+    }
+    run = Run(FlowDef(name="f", format="test", file=None, nodes=nodes, roots=("up", "rescue")))
+    tails = Tails(run.bus)
+    assert run.run_to_end() == 0
+    suite = ET.fromstring(junit_xml(run, tails))
+    [rescue] = [c for c in suite.iter("testcase") if c.get("name") == "rescue"]
+    assert rescue.find("skipped").get("message") == "skipped" and suite.get("skipped") == "1"
+
+
+def test_events_are_json_lines_with_one_object_per_output_line(flowtui, tmp_path):
+    assert flowtui("run", "sketch.json", "--no-ui", "--events", "e.jsonl", sketch=FAILING).returncode == 1
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert all(isinstance(e["ts"], float) and isinstance(e["type"], str) for e in events)
+    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    assert (events[-1]["status"], events[-1]["exit_code"]) == ("failed", 1)
+    output = [e for e in events if e["type"] == "task_output"]
+    assert all("lines" not in e and isinstance(e["line"], str) for e in output)
+    broken = [e["line"] for e in output if e["task"] == "build/broken"]
+    assert broken == [f"line {i}" for i in range(1, 61)] + ["cleanup"]
+    assert [(e["stream"], e["hook"], e["line"]) for e in output if e["task"] == "build/compile"] == [
+        ("stdout", "setup", "prep"), ("stdout", None, "compiling"), ("stderr", None, "warning")]
+    started = [(e["task"], e["attempt"]) for e in events if e["type"] == "task_started"]
+    assert started == [("build/compile", 1), ("build/broken", 1), ("ship/final", 1)]
+    finished = {e["task"]: (e["status"], e["exit_code"]) for e in events if e["type"] == "task_finished"}
+    assert finished == {"build/compile": ("succeeded", 0), "build/broken": ("failed", 3),
+                        "ship/final": ("failed", 1), "ship/never": ("not_run", None)}
+    hooks = [(e["type"], e["task"], e["hook"], e.get("exit_code")) for e in events if e["type"].startswith("hook_")]
+    assert hooks == [("hook_started", "build/compile", "setup", None), ("hook_finished", "build/compile", "setup", 0),
+                     ("hook_started", "build/broken", "teardown", None), ("hook_finished", "build/broken", "teardown", 0)]
+    assert [e["mode"] for e in events if e["type"] == "run_stopping"] == ["fatal"]
+
+
+# -- headless console ---------------------------------------------------------------------------
+def test_headless_output_is_attributed_to_its_task(flowtui):
+    out = flowtui("run", "sketch.json", "--no-ui", sketch=FAILING).stdout
+    assert "[build/compile] (setup) prep\n[build/compile] compiling\n[build/compile] warning\n" in out
+    assert "[build/broken] line 60\n[build/broken] (teardown) cleanup\n" in out
+    assert "\x1b[" not in out  # no colours into a pipe
+    assert re.search(r"^▶ build/compile started$", out, re.M)
+    assert re.search(r"^✘ build/broken failed, exit 3, in \S+$", out, re.M)
+    assert re.search(r"^· ship/never not run$", out, re.M)
+
+
+def test_a_failing_hook_is_a_warning_and_does_not_fail_the_task(flowtui, tmp_path):
+    sketch = {"s": [{"name": "a", "cmd": "echo main", "setup-cmd": "exit 5", "teardown-cmd": "exit 7"}]}
+    result = flowtui("run", "sketch.json", "--no-ui", "--report", "r.json", sketch=sketch)
+    assert result.returncode == 0
+    assert "warning: s/a: setup hook exited 5\n" in result.stdout
+    assert "warning: s/a: teardown hook exited 7\n" in result.stdout
+    [task] = json.loads((tmp_path / "r.json").read_text())["tasks"]
+    assert task["status"] == "succeeded"
+    assert task["hooks"] == [{"kind": "setup", "exit_code": 5}, {"kind": "teardown", "exit_code": 7}]
+
+
+def test_summary_names_the_first_failing_task_with_its_output_tail(flowtui):
+    out = flowtui("run", "sketch.json", "--no-ui", sketch=FAILING).stdout
+    summary = out[out.rindex("\n\n") + 2:].splitlines()
+    assert re.match(r"^✘ run failed in \S+: 2 failed, 1 not run, 1 succeeded \(exit 1\)$", summary[0])
+    assert summary[1] == "first failure: build/broken (failed, exit 3)"
+    assert summary[2:] == [f"  line {i}" for i in range(42, 61)] + ["  cleanup"]
+
+
+def test_github_actions_groups_each_task(flowtui):
+    out = flowtui("run", "sketch.json", "--no-ui", sketch=PASSING, extra_env={"GITHUB_ACTIONS": "true"}).stdout
+    assert out.startswith(
+        "::group::one/a\n▶ one/a started\n[one/a] a\n" )
+    blocks = re.findall(r"^::group::(\S+)\n(.*?)^::endgroup::$", out, re.M | re.S)
+    assert [task for task, _ in blocks] == ["one/a", "one/b"]
+    for task, body in blocks:
+        assert f"[{task}] {task[-1]}\n" in body and all(f"[{task}]" in line or task in line for line in body.splitlines())
+
+
+def test_no_groups_outside_github_actions(flowtui):
+    assert "::group::" not in flowtui("run", "sketch.json", "--no-ui", sketch=PASSING).stdout
+
+
+# -- approvals headless ---------------------------------------------------------------------------
+def test_approve_glob(flowtui, tmp_path):
+    result = flowtui("run", "sketch.json", "--no-ui", "--approve", "ship/dep*", "--approve", "ship/notify",
+                     "--report", "r.json", sketch=GATED)
+    assert result.returncode == 0, result.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [t["status"] for t in report["tasks"]] == ["succeeded"] * 3
+    assert report["tasks"][1]["approval"]["by"] == "--approve"
+    assert "? ship/deploy awaits approval: Deploy to production?" in result.stdout
+    assert "✔ ship/deploy approved by --approve" in result.stdout
+
+
+def test_approve_all(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", "--approve-all", sketch=GATED)
+    assert result.returncode == 0
+    assert "[ship/deploy] deployed" in result.stdout and "[ship/notify] notified" in result.stdout
+
+
+def test_reject_glob_wins_over_approve_all(flowtui, tmp_path):
+    result = flowtui("run", "sketch.json", "--no-ui", "--approve-all", "--reject", "*/deploy", "--report", "r.json",
+                     sketch=GATED)
+    assert result.returncode == 1
+    tasks = json.loads((tmp_path / "r.json").read_text())["tasks"]
+    assert [t["status"] for t in tasks] == ["succeeded", "rejected", "succeeded"]  # Flow-CTRL actions all get their turn
+    assert tasks[1]["approval"]["decision"] == "rejected" and tasks[1]["approval"]["by"] == "--reject"
+    assert "deployed" not in result.stdout
+
+
+def test_no_tty_rejects_at_once_naming_the_flags(flowtui, tmp_path):
+    result = flowtui("run", "sketch.json", "--no-ui", "--report", "r.json", sketch=GATED)
+    assert result.returncode == 1
+    message = ("no approval (no terminal to ask): pass --approve 'ship/deploy', --approve-all, or "
+               "--approval-timeout and approve from another terminal")
+    assert f"✘ ship/deploy rejected by flowtui: {message}" in result.stdout
+    task = json.loads((tmp_path / "r.json").read_text())["tasks"][1]
+    assert task["status"] == "rejected" and task["approval"]["reason"] == message
+    assert f"first failure: ship/deploy (rejected) — rejected by flowtui: {message}\n" in result.stdout
+
+
+def test_approval_timeout_waits_for_another_terminal_then_rejects(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", "--approval-timeout", "0.2s", sketch=GATED)
+    assert result.returncode == 1
+    assert "✘ ship/deploy rejected by flowtui: no approval (waited 0.2s; no terminal to ask)" in result.stdout
+
+
+def test_set_gives_flowctrl_tasks_environment(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", "--set", "GREETING=hello there",
+                     sketch={"s": [{"name": "a", "cmd": "echo \"$GREETING\" from $FLOWTUI_TASK_ID"}]})
+    assert result.returncode == 0 and "[s/a] hello there from s/a\n" in result.stdout
+
+
+def test_run_prints_load_warnings(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", sketch={"s": [{"name": "a", "cmd": "true", "retry": 1}]})
+    assert result.returncode == 0
+    assert re.match(r"^sketch\.json:6:16: warning: unknown key `retry` ignored \(known: ", result.stderr)
+
+
+def test_ask_gates_any_task(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", "--ask", "one/b", sketch=PASSING)
+    assert result.returncode == 1
+    assert "? one/b awaits approval: Run one/b?" in result.stdout and "[one/b] b" not in result.stdout
+
+
+def test_github_groups_stay_whole_with_parallel_tasks(tmp_path):
+    from flowtui.reporters.console import ConsolePrinter
+
+    from .test_engine_run import finish, flow_of, new_run, on_event, sh, wait_file
+
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"echo a1; {wait_file(marker)}; echo a2"), sh("b", "echo b1; echo b2"),
+                          sh("c", "echo c1", deps=[Dep(node="b")])), max_parallel=2)
+    out = io.StringIO()
+    ConsolePrinter(run, out, Tails(run.bus), color=False, github=True)
+    on_event(run, "task_finished", lambda e: marker.touch(), task="c")  # a's output straddles b and c
+    assert finish(run) == 0
+    blocks = re.findall(r"^::group::(\S+)\n(.*?)^::endgroup::$", out.getvalue(), re.M | re.S)
+    assert [(task, re.findall(r"^\[\w\] (\w+)$", body, re.M)) for task, body in blocks] == [
+        ("a", ["a1", "a2"]), ("b", ["b1", "b2"]), ("c", ["c1"])]
+    assert out.getvalue().count("::group::") == 3
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------------
+def start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, text):
+    """Start a headless run; return (process, stdout so far) once `text` was printed."""
+    (tmp_path / "sketch.json").write_text(json.dumps(sketch))
+    proc = subprocess.Popen([*flowtui_cmd, "run", "sketch.json", "--no-ui", "--report", "r.json"], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, read_until(proc, text)
+
+
+def read_until(proc, text, seen=b""):
+    deadline = time.monotonic() + LIMIT
+    while text.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, seen
+            seen += chunk
+    assert text.encode() in seen, seen
+    return seen
+
+
+def test_ctrl_c_terminates_process_groups_and_exits_130(flowtui_cmd, tmp_path, env):
+    sketch = {"one": [{"name": "a", "cmd": "sleep 30 & echo $! > child.pid; echo started; wait",
+                       "teardown-cmd": "echo teardown"}, {"name": "b", "cmd": "echo b"}]}
+    proc, seen = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[one/a] started\n")
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    out = (seen + out).decode()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.decode()
+    assert "[one/a] (teardown) teardown" in out and "[one/b]" not in out
+    assert process_gone(int((tmp_path / "child.pid").read_text()))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("cancelled", 130)
+    assert [t["status"] for t in report["tasks"]] == ["cancelled", "not_run"]
+
+
+# -- the shipped deploy sketch ---------------------------------------------------------------------
+def test_deploy_sketch(flowtui_cmd, tmp_path, env):
+    """sketches/deploy.json: a non-fatal docs check fails, the fatal migration stops the run and rolls back."""
+    sketch = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sketches", "deploy.json")
+    result = subprocess.run([*flowtui_cmd, "run", sketch, "--no-ui", "--report", "r.json"], cwd=tmp_path,
+                            env={**env, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=LIMIT)
+    assert result.returncode == 1, result.stderr
+    tasks = {t["id"]: t for t in json.loads((tmp_path / "r.json").read_text())["tasks"]}
+    assert {tid: t["status"] for tid, t in tasks.items()} == {
+        "prepare/workspace": "succeeded", "prepare/preflight": "succeeded", "build/package": "succeeded",
+        "build/docs-links": "failed", "deploy/upload": "succeeded", "deploy/migrate": "failed",
+        "deploy/switch": "not_run", "cleanup/workspace": "not_run",
+    }
+    assert tasks["deploy/migrate"]["hooks"] == [{"kind": "on_nok", "exit_code": 0}, {"kind": "teardown", "exit_code": 0}]
+    assert tasks["deploy/upload"]["hooks"] == [{"kind": "setup", "exit_code": 0}, {"kind": "teardown", "exit_code": 0}]
+    assert "■ stopping: deploy/migrate failed and is fatal" in result.stdout
+    assert "[deploy/migrate] (on_nok) rolling back: removing releases/1.4.2" in result.stdout
+    assert not list(tmp_path.glob("flowtui-deploy-*"))  # the rollback removed the workspace
+
+
+def test_second_ctrl_c_kills_at_once(flowtui_cmd, tmp_path, env):
+    """The first Ctrl-C cancels but lets teardown run; a second one kills what is left and exits 130."""
+    sketch = {"one": [{"name": "a", "cmd": "echo started; sleep 30",
+                       "teardown-cmd": "sleep 30 & echo $! > teardown.pid; echo tearing; wait"}]}
+    proc, seen = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[one/a] started\n")
+    try:
+        proc.send_signal(signal.SIGINT)
+        seen = read_until(proc, "[one/a] (teardown) tearing\n", seen)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert process_gone(int((tmp_path / "teardown.pid").read_text()))
+
+
+def test_tty_prompt_approves_and_rejects_with_a_reason(flowtui_cmd, tmp_path, env):
+    pexpect = pytest.importorskip("pexpect")
+    sketch = {"s": [{"name": "a", "cmd": "echo deployed", "approve": "Deploy?"}, {"name": "b", "cmd": "echo b", "approve": True}]}
+    (tmp_path / "sketch.json").write_text(json.dumps(sketch))
+    child = pexpect.spawn(flowtui_cmd[0], [*flowtui_cmd[1:], "run", "sketch.json", "--no-ui", "--report", "r.json"],
+                          cwd=str(tmp_path), env={**env, "NO_COLOR": "1", "USER": "tester"}, encoding="utf-8",
+                          timeout=LIMIT)
+    child.expect_exact("? Deploy? [s/a]")
+    child.expect_exact("approve? [y/N/reason to reject]: ")
+    child.sendline("y")
+    child.expect_exact("[s/a] deployed")
+    child.expect_exact("? Run s/b? [s/b]")
+    child.expect_exact("approve? [y/N/reason to reject]: ")
+    child.sendline("not today")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    tasks = json.loads((tmp_path / "r.json").read_text())["tasks"]
+    assert [(t["status"], t["approval"]["by"], t["approval"]["reason"]) for t in tasks] == [
+        ("succeeded", "tester", None), ("rejected", "tester", "not today")]
