@@ -13,9 +13,6 @@ from tests.test_control_support import REPO, Runner, fifo, flowtui, sketch, wait
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")
 
-ATTACH = "import sys; from tests.test_control_support import main; sys.exit(main(sys.argv[1:]))"
-
-
 class Terminal:
     """A pty running the attach command, its screen kept by pyte."""
 
@@ -52,7 +49,7 @@ def test_attach_shows_a_headless_run_live_and_leaving_keeps_it_going(tmp_path):
     terminal = None
     try:
         wait_fifo(ready, runner)
-        terminal = Terminal(["-c", ATTACH, "attach", "--state-dir", state_dir])
+        terminal = Terminal(["-m", "flowtui", "attach", "--state-dir", state_dir])
         terminal.wait_for("Attach demo")
         terminal.wait_for("talk")
         assert flowtui("send", "stage/talk", "hello", "--state-dir", state_dir)[0] == 0
@@ -62,7 +59,12 @@ def test_attach_shows_a_headless_run_live_and_leaving_keeps_it_going(tmp_path):
         assert json.loads(flowtui("status", "--json", "--state-dir", state_dir)[1])["status"]["paused"] is True
         assert flowtui("resume", "--state-dir", state_dir)[0] == 0
 
-        terminal.child.terminate(force=True)  # the viewer goes away; the run must not notice
+        terminal.child.send("q")  # leaving an attached run asks, then leaves it going
+        terminal.wait_for("Leave?")
+        terminal.child.send("y")
+        terminal.child.expect(pexpect.EOF, timeout=30)
+        terminal.child.close()
+        assert terminal.child.exitstatus == 0
         code, out, _ = flowtui("status", "--state-dir", state_dir)
         assert code == 0 and f"run {runner.run_id}: running" in out
         assert flowtui("send", "stage/talk", "again", "--state-dir", state_dir)[0] == 0

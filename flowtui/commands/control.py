@@ -256,6 +256,6 @@ def cmd_attach(args, out, err):
     from ..screens.app import main as tui_main
 
     try:
-        return tui_main(source, state_dir=state_dir)
+        return tui_main(source, state_dir=state_dir, detach=True)
     finally:
         source.close()

@@ -1,0 +1,223 @@
+"""The selected task's output: a line-API view over the task's bounded line buffer.
+
+Only visible lines are rendered (and cached), so a task printing hundreds of thousands of lines
+per second costs the UI one `update()` per refresh tick, not one per line. stderr lines carry a
+red gutter, hook output names its hook, viewer notes (attempts, outcomes) are dimmed, and ANSI
+colours are kept (pty tasks colour their output).
+"""
+
+from itertools import islice
+
+from rich.control import strip_control_codes
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+
+from . import status as st
+from .runview import META
+
+GUTTERS = {"stderr": "▌", "stdout": " ", "pty": " ", META: " "}
+
+
+class LogView(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {
+        "logview--stderr", "logview--gutter-stderr", "logview--meta", "logview--hook",
+        "logview--match", "logview--current", "logview--dropped",
+    }
+    DEFAULT_CSS = """
+    LogView {
+        background: $background;
+        & > .logview--stderr { color: $text-error; }
+        & > .logview--gutter-stderr { color: $error; }
+        & > .logview--meta { color: $text-muted; text-style: italic; }
+        & > .logview--hook { color: $text-secondary; }
+        & > .logview--match { background: $warning 40%; }
+        & > .logview--current { background: $warning; color: $background; }
+        & > .logview--dropped { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    def __init__(self, view, **kw):
+        super().__init__(**kw)
+        self.view = view
+        self.task_id = None
+        self.query_text = ""
+        self.match = None  # absolute line number of the current search match
+        self._cache = LRUCache(2048)
+        self._seen = 0  # lines taken into account for the virtual size
+        self._dropped = 0
+        self._width = 0
+        self._version = -1
+
+    @property
+    def log(self):
+        return self.view.logs.get(self.task_id) if self.task_id is not None else None
+
+    def show(self, task):
+        """Switch to `task`'s output, scrolled to its end."""
+        if task == self.task_id:
+            return
+        self.task_id = task
+        self.match = None
+        self._cache.clear()
+        self._seen = self._dropped = self._width = 0
+        self._version = -1
+        self.update(stick=True)
+
+    def update(self, stick=None):
+        """Take in new lines of the shown task; stays at the bottom if it was there."""
+        log = self.log
+        if log is None:
+            self.virtual_size = Size(self._width, 0)
+            self.refresh()
+            return
+        if log.version == self._version:
+            return
+        self._version = log.version
+        if stick is None:
+            stick = self.is_vertical_scroll_end
+        total = log.dropped + len(log.lines)
+        new = min(total - self._seen, len(log.lines))
+        if new > 0:
+            widest = max(len(text) for _, _, text in islice(reversed(log.lines), new))
+            self._width = max(self._width, widest + 2)
+        self._seen = total
+        shift = log.dropped - self._dropped
+        self._dropped = log.dropped
+        self.virtual_size = Size(self._width, len(log.lines) + (1 if log.dropped else 0))
+        if stick:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            if shift:
+                self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
+            self.refresh()
+
+    def notify_style_update(self):
+        super().notify_style_update()
+        self._cache.clear()
+
+    # -- search ----------------------------------------------------------------------------------
+    def search(self, query, direction=1):
+        """Find `query` (case-insensitive) from the current match or the top line; wraps around."""
+        if query != self.query_text:
+            self.query_text = query
+            self.match = None
+            self._cache.clear()
+        log = self.log
+        if not query or log is None or not log.lines:
+            self.refresh()
+            return False
+        lines, offset = log.lines, self._offset(log)
+        count = len(lines)
+        if self.match is not None and self.match >= log.dropped:
+            start = self.match - log.dropped + direction
+        else:
+            start = int(self.scroll_y) - offset if direction > 0 else int(self.scroll_y) - offset + self.size.height - 1
+        needle = query.lower()
+        for step in range(count):
+            i = (start + step * direction) % count
+            if needle in lines[i][2].lower():
+                self.match = log.dropped + i
+                self._cache.clear()
+                row = i + offset
+                self.scroll_to(y=max(0, row - self.size.height // 2), animate=False, immediate=True)
+                self.refresh()
+                return True
+        self.match = None
+        self.refresh()
+        return False
+
+    # -- drawing ---------------------------------------------------------------------------------
+    @staticmethod
+    def _offset(log):
+        return 1 if log.dropped else 0  # the "N earlier lines" note takes the first row
+
+    def render_line(self, y) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        log = self.log
+        row = scroll_y + y
+        if log is None:
+            return Strip.blank(width, base)
+        offset = self._offset(log)
+        if row < offset:
+            note = Text(f"… {log.dropped} earlier lines not kept here (the run log has them)", no_wrap=True, end="")
+            note.stylize(self.get_component_rich_style("logview--dropped", partial=True))
+            return self._strip(note, scroll_x, width, base)
+        index = row - offset
+        if index >= len(log.lines):
+            return Strip.blank(width, base)
+        number = log.dropped + index
+        key = (self.task_id, number)
+        text = self._cache.get(key)
+        if text is None:
+            text = self._cache[key] = self.line_text(*log.lines[index], current=number == self.match)
+        return self._strip(text, scroll_x, width, base)
+
+    def _strip(self, text, scroll_x, width, base):
+        strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def line_text(self, stream, hook, raw, current=False) -> Text:
+        gutter = GUTTERS.get(stream, " ")
+        text = Text(no_wrap=True, end="")
+        if stream == "stderr":
+            text.append(gutter, self.get_component_rich_style("logview--gutter-stderr", partial=True))
+        else:
+            text.append(gutter)
+        if hook:
+            text.append(f"[{hook}] ", self.get_component_rich_style("logview--hook", partial=True))
+        if "\x1b" in raw:
+            body = Text.from_ansi(raw, no_wrap=True, end="")
+        else:
+            body = Text(strip_control_codes(raw.expandtabs()), no_wrap=True, end="")
+        if stream == "stderr":
+            body.stylize(self.get_component_rich_style("logview--stderr", partial=True))
+        elif stream == META:
+            body.stylize(self.get_component_rich_style("logview--meta", partial=True))
+        if self.query_text:
+            style = self.get_component_rich_style("logview--current" if current else "logview--match", partial=True)
+            body.highlight_words([self.query_text], style, case_sensitive=False)
+        text.append_text(body)
+        return text
+
+
+class LogTitle(Widget):
+    """One line above the output: which task, its state, attempt, and whether follow is on."""
+
+    DEFAULT_CSS = """
+    LogTitle { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+    follow = reactive(True)
+
+    def __init__(self, view, clock, **kw):
+        super().__init__(**kw)
+        self.view = view
+        self.clock = clock
+        self.task_id = None
+
+    def render(self):
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.task_id is None or self.task_id not in self.view.nodes:
+            text.append("no task selected", "dim")
+        else:
+            state = self.view.states[self.task_id]
+            text.append(self.task_id, "bold")
+            text.append(f"  {st.icon(state['status'])} {st.label(state['status'])}")
+            if (state.get("attempt") or 0) > 1:
+                text.append(f"  attempt {state['attempt']}")
+            if (state.get("iteration") or 1) > 1:
+                text.append(f"  iteration {state['iteration']}")
+            if state.get("exit_code") is not None:
+                text.append(f"  exit {state['exit_code']}")
+            if state.get("duration") is not None:
+                text.append(f"  {st.duration(state['duration'])}")
+            elif state.get("started_at") and state["status"] in ("running", "retrying"):
+                text.append(f"  {st.duration(self.clock() - state['started_at'])}")
+        text.append("  · follow " + ("on" if self.follow else "off"), "dim")
+        return text
