@@ -89,18 +89,26 @@ def cmd_runs(args, out, err):
     return EXIT_OK
 
 
-def cmd_show(args, out, err):
+def _stored_run(args, err):
+    """(store, the run named by args.run), or None after saying why."""
     from ..engine.store import StoreError
 
     opened = open_state(args, err)
     if opened is None:
-        return EXIT_USAGE
+        return None
     _, store = opened
     try:
-        run = store.get_run(args.run)
+        return store, store.get_run(args.run)
     except StoreError as exc:
         err.write(f"flowtui: {exc}\n")
+        return None
+
+
+def cmd_show(args, out, err):
+    found = _stored_run(args, err)
+    if found is None:
         return EXIT_USAGE
+    _, run = found
     if args.json:
         import json
 
@@ -113,17 +121,10 @@ def cmd_show(args, out, err):
 
 
 def cmd_logs(args, out, err):
-    from ..engine.store import StoreError
-
-    opened = open_state(args, err)
-    if opened is None:
+    found = _stored_run(args, err)
+    if found is None:
         return EXIT_USAGE
-    _, store = opened
-    try:
-        run = store.get_run(args.run)
-    except StoreError as exc:
-        err.write(f"flowtui: {exc}\n")
-        return EXIT_USAGE
+    store, run = found
     task_ids = [t["id"] for t in run["tasks"]]
     if args.task and args.task not in task_ids:
         err.write(f"flowtui: run {run['run_id']} has no task {args.task!r}\n")
