@@ -83,3 +83,32 @@ def test_approvals_are_listed_in_request_order_and_leave_when_decided():
     assert view.group_status("s") == "awaiting_approval"
     view.apply([ev.ApprovalGranted("s/bad", "me", None, {})])
     assert list(view.approvals) == ["s/ok"]
+
+
+def test_durations_learned_from_history_feed_the_eta(tmp_path):
+    """With no `time` in the file, past runs of the same file give the progress bar its weights."""
+    import io
+    import json
+
+    from flowtui.cli import main as cli_main
+    from flowtui.engine.statedir import resolve
+    from flowtui.screens.app import _learned_durations
+    from flowtui.screens.header import progress
+
+    state_dir = resolve(str(tmp_path / "state"))
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps({"s": [{"name": "a", "cmd": "true"}, {"name": "b", "cmd": "true"}]}))
+    assert cli_main(["run", str(flow), "--no-ui", "--state-dir", state_dir], out=io.StringIO()) == 0
+    learned = _learned_durations(state_dir, str(flow))
+    assert set(learned) == {"s/a", "s/b"}
+
+    from flowtui.engine.loaders import load
+
+    flow_def, runtime = load(str(flow))
+    view = RunView(Run(flow_def, runtime).snapshot())
+    assert not view.has_estimates
+    assert view.learn_estimates({"s/a": 3.0, "s/b": 1.0})
+    view.started_at = 100.0
+    view._set("s/a", "succeeded")
+    fraction, left, done, total = progress(view, now=103.0)
+    assert (done, total) == (1, 2) and fraction == 0.75 and left == 1.0

@@ -85,6 +85,8 @@ class FlowApp(App[int]):
         self.by = by or _user()
         self.state_dir = state_dir
         self.view = RunView(source.snapshot(), max_lines=max_lines)
+        if state_dir and self.view.flow_file:
+            self.view.learn_estimates(_learned_durations(state_dir, self.view.flow_file))
         self.title = title or self.view.flow_name or "flowtui"
         self.follow = True
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
@@ -382,6 +384,20 @@ def _user():
         return getpass.getuser()
     except Exception:  # no user name in this environment (containers without passwd entries)
         return "tui"
+
+
+def _learned_durations(state_dir, flow_file) -> dict:
+    """Median past durations of this flow's tasks, for the ETA; {} when there is no history."""
+    from ..engine.store import open_store
+
+    try:
+        store = open_store(state_dir)
+    except Exception:  # no usable history only means no learned ETA
+        return {}
+    try:
+        return store.median_durations(flow_file)
+    finally:
+        store.close()
 
 
 def main(source, *, title=None, on_exit=None, state_dir=None, clock=time.time, detach=False) -> int:

@@ -93,6 +93,17 @@ class RunView:
             self.has_estimates = self.has_estimates or bool(node.get("estimate"))
         return True
 
+    def learn_estimates(self, durations):
+        """Durations learned from past runs ({task id: seconds}) stand in where the file gives none."""
+        learned = False
+        for nid, seconds in durations.items():
+            node = self.nodes.get(nid)
+            if node is not None and node.get("is_task", True) and not node.get("estimate") and seconds:
+                self.nodes[nid] = dict(node, estimate=seconds, estimate_learned=True)
+                learned = True
+        self.has_estimates = self.has_estimates or learned
+        return learned
+
     def ancestors(self, nid):
         parent = self.nodes[nid].get("parent") if nid in self.nodes else None
         while parent is not None and parent in self.nodes:
