@@ -214,3 +214,33 @@ pipeline:
         assert again.run_to_end() == 0
     assert lines(tmp_path, "first") == ["first"]
     assert [float(x) for x in again.runtime.report()["state"]["results"]] == [1.0]
+
+
+def test_floe_resume_keeps_the_event_history_and_reruns_only_the_failed_branch(tmp_path, state_dir):
+    """A Floe run that failed resumes with its succeeded nodes (and their output opts) kept."""
+    flow = tmp_path / "floe.yml"
+    flow.write_text(
+        "id: resumable\n"
+        "tasks:\n"
+        "  - name: build\n"
+        "    listen: trigger.good\n"
+        "    type: exec\n"
+        f"    opts: {{shell: \"echo built >> {tmp_path}/build\"}}\n"
+        "  - name: check\n"
+        "    listen: task.build.good\n"
+        "    type: exec\n"
+        f"    opts: {{shell: \"echo checked >> {tmp_path}/check; test -e {tmp_path}/FIXED\"}}\n"
+        "  - name: done\n"
+        "    listen: task.check.good\n"
+        "    type: end\n"
+    )
+    first = flowtui_process("run", flow, "--no-ui", "--state-dir", state_dir)
+    assert first.returncode == 1, first.stdout + first.stderr
+    (tmp_path / "FIXED").touch()
+
+    result = flowtui_process("run", flow, "--resume", "--no-ui", "--state-dir", state_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lines(tmp_path, "build") == ["built"]  # succeeded before: not run again
+    assert lines(tmp_path, "check") == ["checked", "checked"]
+    (run,) = json.loads(flowtui("runs", "--json", "--state-dir", state_dir)[1])
+    assert run["status"] == "succeeded"
