@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sqlite3
 
 import pytest
@@ -166,21 +167,27 @@ def test_a_runner_killed_mid_write_leaves_a_consistent_store(tmp_path, state_dir
     finally:
         runner.close()
     flood_pid = int((tmp_path / "PID").read_text())
-    assert alive(flood_pid)  # the runner's death alone leaves its task going
+    try:
+        assert alive(flood_pid)  # the runner's death alone leaves its task going
 
-    db = sqlite3.connect(os.path.join(state_dir, "runs.sqlite3"))
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
-    store = open_store(state_dir)
-    assert [r["status"] for r in store.list_runs()] in ([], ["interrupted"])  # recorded yet, or not
+        db = sqlite3.connect(os.path.join(state_dir, "runs.sqlite3"))
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        db.close()
+        store = open_store(state_dir)
+        assert [r["status"] for r in store.list_runs()] in ([], ["interrupted"])  # recorded yet, or not
 
-    assert reap_orphans(state_dir) == [run_id]
-    assert not alive(flood_pid)
-    record = store.get_run(run_id)
-    assert record["status"] == "interrupted" and not record["live"]
-    tasks = {t["id"]: t for t in record["tasks"]}
-    assert tasks["s/ok"]["status"] == "succeeded" and tasks["s/flood"]["status"] == "interrupted"
-    assert reap_orphans(state_dir) == []
+        assert reap_orphans(state_dir) == [run_id]
+        assert not alive(flood_pid)
+        record = store.get_run(run_id)
+        assert record["status"] == "interrupted" and not record["live"]
+        tasks = {t["id"]: t for t in record["tasks"]}
+        assert tasks["s/ok"]["status"] == "succeeded" and tasks["s/flood"]["status"] == "interrupted"
+        assert reap_orphans(state_dir) == []
+    finally:  # whatever failed above, the busy task must not outlive the test
+        try:
+            os.killpg(flood_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_logs_follow_prints_a_live_run_until_it_ends(tmp_path, state_dir):
