@@ -33,6 +33,7 @@ def build(flow, trigger, trigger_id, pend_opts, poll=None):
 
     for conf in flow.tasks:
         deps, good, reachable = [], True, True
+        seen = set()  # a merge may wait on thousands of tags: membership must not scan `deps`
         if conf.cls == "merge":
             if conf.type not in ("all", "any"):
                 never(conf, conf.loc, f"merge type `{conf.type}` never fires (all or any)")
@@ -44,9 +45,10 @@ def build(flow, trigger, trigger_id, pend_opts, poll=None):
                     never(conf, loc, f"{exc}" + ("" if conf.type == "any" else " (so the merge never fires)"))
                     reachable = reachable and conf.type == "any"
                     continue
-                if route.dep in deps:
+                if route.dep in seen:
                     never(conf, loc, f"waits twice for `{tag}` (Floe would never fire it; flowtui waits once)")
                     continue
+                seen.add(route.dep)
                 deps.append(route.dep)
             reachable = reachable and bool(deps)
         elif conf.cls == "task":
