@@ -14,7 +14,6 @@ from ..statedir import private_subdir
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
 
 _BATCH = 1000
-_GATHER = 0.05  # seconds a batch waits for more events (the journal is what must be immediate)
 _STOP = object()
 ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
 
@@ -118,12 +117,9 @@ class StoreWriter:
             stopping = False
             while not stopping:
                 batch = [self._queue.get()]
-                # Gather what arrives in the next moment too: one commit per burst, not per event,
-                # keeps this thread from contending with the engine for the GIL task after task.
-                deadline = time.monotonic() + _GATHER
-                while len(batch) < _BATCH and batch[-1] is not _STOP:
+                while len(batch) < _BATCH:
                     try:
-                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                        batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
                 if batch[-1] is _STOP:
