@@ -848,3 +848,23 @@ def test_snapshot_is_json_and_describes_every_node(tmp_path):
     assert snapshot["states"]["two/b"]["exit_code"] == 2
     node = next(n for n in snapshot["nodes"] if n["id"] == "one/a")
     assert node["approval"]["prompt"] == "Go?" and node["hooks"] == ["setup"] and node["parent"] == "one"
+
+
+def test_a_wide_join_waits_for_all_and_sees_an_impossible_dependency_at_once(tmp_path):
+    """Joins of many dependencies are checked incrementally; the outcome is the same as a full look."""
+    ok = [sh(f"ok{i}", "true") for i in range(30)]
+    merge = sh("merge", "true", deps=[Dep(node=n.id) for n in ok])
+    run = new_run(flow_of(*ok, merge), max_parallel=4)
+    finish(run)
+    assert statuses(run, "merge") == {"merge": "succeeded"}
+
+    gate = tmp_path / "gate"
+    slow = sh("slow", f"sh -c 'while [ ! -e {gate} ]; do sleep 0.05; done'")
+    failing = sh("failing", "false")
+    merge = sh("merge", "true", deps=[Dep(node="slow")] + [Dep(node=n.id) for n in ok] + [Dep(node="failing")])
+    run = new_run(flow_of(slow, *ok, failing, merge), max_parallel=4)
+    # `slow` is still running (first in the join) when `failing` ends: the merge is decided then.
+    on_event(run, "task_finished", lambda e: gate.touch(), task="merge")
+    finish(run)
+    assert statuses(run, "failing", "merge", "slow") == {"failing": "failed", "merge": "not_run", "slow": "succeeded"}
+    assert run.states["merge"].finished_at <= run.states["slow"].finished_at

@@ -7,7 +7,7 @@ class NodeState:
     __slots__ = (
         "status", "attempt", "iteration", "generation", "exit_code", "started_at", "finished_at",
         "hooks", "error", "errored", "output", "approval", "values", "reason", "handled",
-        "open_children",
+        "open_children", "dep_cursor",
     )
 
     def __init__(self, attempt=0, iteration=1, generation=0):
@@ -27,6 +27,7 @@ class NodeState:
         self.reason = None  # skipped / not_run cause: "operator", "condition", "upstream", "halt"…
         self.handled = False  # a failure consumed by an on-failure dependency
         self.open_children = 0
+        self.dep_cursor = 0  # wide joins: dependencies before this index are satisfied
 
     def duration(self):
         if self.started_at is None or self.finished_at is None:
