@@ -65,12 +65,17 @@ def _yaml_top(path, text):
 
     cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # Go's YAML accepts `key:\t`
     try:
-        data = yaml.safe_load(cleaned)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
+        data = yaml.load(cleaned, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        data = None
+    if data is None:  # an error (or an empty document): PyYAML's own parser words the message
+        try:
+            data = yaml.safe_load(cleaned)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
     return data
 
 
