@@ -14,6 +14,7 @@ from ..statedir import private_subdir
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
 
 _BATCH = 1000
+_CHECKPOINT_EVERY = 0.2  # seconds: a crash may lose the runtime state of the last 0.2 s
 _STOP = object()
 ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
 
@@ -73,10 +74,13 @@ class StoreWriter:
             self._journal({"task": event.task, "status": event.status, "exit_code": event.exit_code,
                            "attempt": event.attempt, "iteration": event.iteration, "at": event.ts,
                            "duration": event.duration})
-        if kind in ("task_finished", "run_finished") and not self._checkpoint_due:
+        if kind == "run_finished":
+            self._checkpoint()
+        elif kind == "task_finished" and not self._checkpoint_due:
             self._checkpoint_due = True
-            # After the runtime's after_finish hook has seen this outcome.
-            self.run.reactor.call_soon(self._checkpoint)
+            # After the runtime's after_finish hook has seen this outcome; at most every
+            # _CHECKPOINT_EVERY seconds, since a checkpoint covers every node of the run.
+            self.run.reactor.call_later(_CHECKPOINT_EVERY, self._checkpoint)
 
     def _checkpoint(self):
         self._checkpoint_due = False
