@@ -267,11 +267,9 @@ def cmd_run(args, out, err):
         if isinstance(loaded, int):
             return loaded
         flow, runtime = loaded
-    from .engine.run import Run
+    from .engine.run import run_for
 
-    env = dict(args.sets) if flow.format == "flowctrl" else None
-    run = Run(flow, runtime, max_parallel=args.max_parallel, ask=args.ask, max_iterations=args.max_iterations,
-              env=env, by=os.environ.get("USER"))
+    run = run_for(flow, runtime, args.load_options, max_parallel=args.max_parallel, by=os.environ.get("USER"))
     if not args.no_ui and not use_tui:
         err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
     from .engine.recording import Recording

@@ -203,7 +203,7 @@ def _resume_from_store(args, state_dir, out, err):
     from ..engine.diagnostics import FlowError
     from ..engine.recording import Recording
     from ..engine.resume import ResumeError, load_for_resume, restore, succeeded_tasks
-    from ..engine.run import Run
+    from ..engine.run import run_for
     from ..engine.store import open_store
 
     store = open_store(state_dir)
@@ -219,9 +219,7 @@ def _resume_from_store(args, state_dir, out, err):
         store.close()
     options = record["options"]
     sets = dict(options.get("sets") or {})
-    run = Run(flow, runtime, run_id=record["run_id"], ask=options.get("ask") or (),
-              max_iterations=options.get("max_iterations") or 10000,
-              env=sets if flow.format == "flowctrl" else None, by=_by())
+    run = run_for(flow, runtime, options, run_id=record["run_id"], by=_by())
     restore(run, record)
     done = succeeded_tasks(record)
     err.write(f"flowtui: resuming {run.run_id} ({flow.file}): {len(done)} task{'s' if len(done) != 1 else ''} "

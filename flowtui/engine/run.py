@@ -758,6 +758,14 @@ class Run:
         return out
 
 
+def run_for(flow, runtime, options, **settings) -> Run:
+    """A Run with what the load options carry (Flow-CTRL gets --set as environment), as `flowtui
+    run` builds it and as `flowtui resume` rebuilds it from the options it recorded."""
+    sets = dict(options.get("sets") or {})
+    return Run(flow, runtime, ask=options.get("ask") or (), max_iterations=options.get("max_iterations") or 10000,
+               env=sets if flow.format == "flowctrl" else None, **settings)
+
+
 def node_json(node, children=None) -> dict:
     return {
         "id": node.id, "name": node.name, "parent": node.parent, "label": node.label,
