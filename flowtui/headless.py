@@ -110,7 +110,7 @@ def install_signals(run):
             for execution in list(run.executions.values()):
                 ctx = execution.current
                 for proc in ctx.processes if ctx else ():
-                    proc._signal_group(signal.SIGKILL)
+                    proc.kill()
             os._exit(130)
 
     signal.signal(signal.SIGINT, handler)

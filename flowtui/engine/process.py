@@ -289,6 +289,10 @@ class Process:
         if self.returncode is None and self._signal_group(signal.SIGTERM) and self._kill_timer is None:
             self._kill_timer = self.reactor.call_later(grace, lambda: self._signal_group(signal.SIGKILL))
 
+    def kill(self):
+        """SIGKILL the whole process group now (a second Ctrl-C: no more waiting)."""
+        self._signal_group(signal.SIGKILL)
+
     def write(self, text: str) -> bool:
         """Write a line to the process's stdin (or pty). False when it no longer reads."""
         if self.stdin_fd is None or self.returncode is not None:
