@@ -170,7 +170,11 @@ class FluxorRuntime(Runtime):
     def clone(self, nodes, index, data, root_deps):
         root = nodes[0].id
         mapping = {n.id: root + f"[{index}]" + n.id[len(root):] for n in nodes}
-        return rebase(nodes, mapping, nodes[0].parent, data=data, root_deps=root_deps)
+        out = rebase(nodes, mapping, nodes[0].parent, data=data, root_deps=root_deps)
+        # Shown name `printOne[0]`, so siblings differ in the tree and in JUnit; the output still
+        # goes to the template task's namespace (Node.extra), as in Fluxor.
+        out[0] = out[0].replace(name=f"{out[0].name}[{index}]")
+        return out
 
     def await_timeout(self, driver, generation):
         state = self.run.states.get(driver)
