@@ -268,8 +268,9 @@ def cmd_run(args, out, err):
             return loaded
         flow, runtime = loaded
     from .engine.run import run_for
+    from .engine.who import current_user
 
-    run = run_for(flow, runtime, args.load_options, max_parallel=args.max_parallel, by=os.environ.get("USER"))
+    run = run_for(flow, runtime, args.load_options, max_parallel=args.max_parallel, by=current_user())
     if not args.no_ui and not use_tui:
         err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
     from .engine.recording import Recording

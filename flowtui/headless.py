@@ -12,6 +12,7 @@ import threading
 
 from .engine.controller import Controller
 from .engine.process import kill_stragglers
+from .engine.who import current_user
 
 
 class ApprovalDecider:
@@ -79,22 +80,18 @@ class ApprovalDecider:
             if answer is None:
                 return
             if answer.strip().lower() in ("y", "yes"):
-                reply = self.controller.approve(event.task, by=_user(), values=values).wait()
+                reply = self.controller.approve(event.task, by=current_user(), values=values).wait()
                 if not reply.ok:
                     self.out.write(f"  {reply.message}\n")
             else:
                 reason = answer.strip() if answer.strip().lower() not in ("", "n", "no") else None
-                self.controller.reject(event.task, by=_user(), reason=reason).wait()
+                self.controller.reject(event.task, by=current_user(), reason=reason).wait()
 
     def _read(self, prompt):
         self.out.write(prompt)
         self.out.flush()
         line = sys.stdin.readline()
         return None if line == "" else line.rstrip("\n")
-
-
-def _user():
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
 
 
 def install_signals(run):

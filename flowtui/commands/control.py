@@ -129,9 +129,9 @@ def _request(args, out, err, op, **fields):
 
 
 def _by():
-    import os
+    from ..engine.who import current_user
 
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or "socket"
+    return current_user()
 
 
 def cmd_simple(args, out, err):

@@ -6,7 +6,7 @@ Events are drained on a timer and applied in batches: however fast tasks print, 
 repaint at most `POLL_HZ` times a second.
 """
 
-import getpass
+
 import time
 from functools import partial
 
@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
+from ..engine.who import current_user
 from . import status as st
 from .header import RunHeader
 from .help import HelpScreen
@@ -82,7 +83,7 @@ class FlowApp(App[int]):
         self.source = source
         self.detach = detach
         self.clock = clock
-        self.by = by or _user()
+        self.by = by or current_user()
         self.state_dir = state_dir
         self.view = RunView(source.snapshot(), max_lines=max_lines)
         if state_dir and self.view.flow_file:
@@ -377,13 +378,6 @@ class FlowApp(App[int]):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
-
-
-def _user():
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (containers without passwd entries)
-        return "tui"
 
 
 def _learned_durations(state_dir, flow_file) -> dict:

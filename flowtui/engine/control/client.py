@@ -5,11 +5,11 @@
 """
 
 import json
-import os
 import socket
 import threading
 from collections import deque
 
+from ..who import current_user
 from .sockets import PROTOCOL_VERSION, connect, live_runs, socket_path
 
 
@@ -34,10 +34,6 @@ def find_run(state_dir, run_id=None) -> str:
     if len(live) == 1:
         return live[0]
     raise ControlError("no live run" if not live else "several live runs: name one", live)
-
-
-def _user():
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or "socket"
 
 
 class Client:
@@ -80,7 +76,7 @@ class RemoteController:
     """The `Controller` API over the socket; each call returns a completed `Reply`."""
 
     def __init__(self, client, by=None):
-        self._client, self.by = client, by or _user()
+        self._client, self.by = client, by or current_user()
 
     def _call(self, op, **fields):
         from ..controller import Reply

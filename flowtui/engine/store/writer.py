@@ -11,6 +11,7 @@ import threading
 import time
 
 from ..statedir import private_subdir
+from ..who import current_user
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
 
 _BATCH = 1000
@@ -45,7 +46,7 @@ class StoreWriter:
         self.flow_file = os.path.abspath(flow.file) if flow.file else None
         header = {
             "run_id": run.run_id, "flow_file": self.flow_file,
-            "flow_name": flow.name, "format": flow.format, "started_by": run.started_by or _user(),
+            "flow_name": flow.name, "format": flow.format, "started_by": run.started_by or current_user(),
             "pid": os.getpid(), "host": os.uname().nodename, "created_at": time.time(),
             "options": _jsonable(options or {}),
         }
@@ -365,7 +366,3 @@ def _jsonable(options) -> dict:
             continue
         out[key] = value
     return out
-
-
-def _user():
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
