@@ -166,12 +166,20 @@ class _LogFollower:
         return count
 
     def follow(self, out) -> int:
-        import time
+        """Print what the run's log files gain, as they gain it (file-change notifications, not
+        polling), until the run's socket stops answering."""
+        import os
 
-        count = 0
-        while self._live():
-            count += self.pump(out)
-            time.sleep(0.2)
+        from watchfiles import watch
+
+        count = self.pump(out)
+        run_dir = os.path.dirname(self.store.task_log_path(self.run_id, self.task_ids[0])) if self.task_ids else None
+        if run_dir and os.path.isdir(run_dir) and self._live():
+            # rust_timeout: how often liveness is checked when nothing is written
+            for _ in watch(run_dir, debounce=50, step=20, rust_timeout=500, yield_on_timeout=True):
+                count += self.pump(out)
+                if not self._live():
+                    break
         return count + self.pump(out)
 
     def _live(self) -> bool:
