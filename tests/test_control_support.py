@@ -111,3 +111,15 @@ def flowtui_process(*argv, cwd=None, timeout=60):
         [sys.executable, "-m", "flowtui", *map(str, argv)], cwd=cwd or REPO, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def killed_runner(flow_file, state_dir, ready) -> str:
+    """Start a runner, wait until a task signals on FIFO `ready`, kill -9 it; returns its run id."""
+    runner = Runner(flow_file, state_dir)
+    try:
+        wait_fifo(ready, runner)
+        run_id = runner.run_id
+        runner.kill9()
+    finally:
+        runner.close()
+    return run_id

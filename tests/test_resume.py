@@ -10,7 +10,7 @@ from flowtui.engine.resume import ResumeError, load_for_resume, restore
 from flowtui.engine.run import Run, Runtime
 from flowtui.engine.statedir import resolve
 from flowtui.engine.store import open_store
-from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, sketch, wait_fifo
+from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, killed_runner, sketch
 
 
 @pytest.fixture
@@ -36,13 +36,7 @@ def test_kill_9_then_resume_runs_nothing_twice_and_leaves_no_orphans(tmp_path, s
         "one": [{"name": "a", "cmd": marker(tmp_path, "a")}, {"name": "b", "cmd": marker(tmp_path, "b")}],
         "two": [{"name": "c", "cmd": hang}, {"name": "d", "cmd": marker(tmp_path, "d")}],
     })
-    runner = Runner(flow, state_dir)
-    try:
-        wait_fifo(ready, runner)
-        run_id = runner.run_id
-        runner.kill9()
-    finally:
-        runner.close()
+    run_id = killed_runner(flow, state_dir, ready)
     orphan = int((tmp_path / "PID").read_text())
     assert alive(orphan)
     (tmp_path / "GO").touch()
@@ -66,13 +60,7 @@ def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir
     ready = fifo(tmp_path / "ready")
     dead_flow = sketch(tmp_path / "dead.json", {"s": [
         {"name": "hang", "cmd": f"sh -c 'sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait'"}]})
-    runner = Runner(dead_flow, state_dir)
-    try:
-        wait_fifo(ready, runner)
-        dead_id = runner.run_id
-        runner.kill9()
-    finally:
-        runner.close()
+    dead_id = killed_runner(dead_flow, state_dir, ready)
     orphan = int((tmp_path / "PID").read_text())
     assert alive(orphan)
 

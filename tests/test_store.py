@@ -13,7 +13,7 @@ from flowtui.engine.run import Run
 from flowtui.engine.statedir import resolve
 from flowtui.engine.store import open_store, reap_orphans
 from flowtui.engine.store.logfiles import log_name
-from tests.test_control_support import Runner, alive, fifo, flowtui, sketch, wait_fifo
+from tests.test_control_support import Runner, alive, fifo, flowtui, killed_runner, sketch, wait_fifo
 
 
 @pytest.fixture
@@ -159,13 +159,7 @@ def test_a_runner_killed_mid_write_leaves_a_consistent_store(tmp_path, state_dir
         {"name": "flood", "cmd": f"sh -c 'trap \"\" PIPE; echo $$ > {tmp_path}/PID; echo ready > {ready}; "
                                  "while :; do echo line; done 2>/dev/null'"},
     ]})
-    runner = Runner(flow, state_dir)
-    try:
-        wait_fifo(ready, runner)
-        run_id = runner.run_id
-        runner.kill9()
-    finally:
-        runner.close()
+    run_id = killed_runner(flow, state_dir, ready)
     flood_pid = int((tmp_path / "PID").read_text())
     try:
         assert alive(flood_pid)  # the runner's death alone leaves its task going
