@@ -214,11 +214,22 @@ def test_ignored_failure_does_not_fail_the_run():
 
 
 # -- timeouts --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("in_dir", [False, True], ids=["inherited-cwd", "task-cwd"])
+# A task with a working directory starts through subprocess, or through posix_spawn around a chdir
+# of the runner when the run owns the process's working directory (headless).
+IN_DIR = pytest.mark.parametrize("in_dir", [None, "subprocess", "owned"], ids=["inherited-cwd", "task-cwd", "task-cwd-owned"])
+
+
+def in_dir_run(flow, in_dir, **options):
+    run = new_run(flow, **options)
+    run.owns_cwd = in_dir == "owned"
+    return run
+
+
+@IN_DIR
 def test_timeout_kills_the_whole_process_group(tmp_path, record, in_dir):
     pidfile = tmp_path / "grandchild.pid"
     cmd = f"sh -c 'sleep 30 & echo $! > {pidfile}; wait'"
-    run = new_run(flow_of(sh("t", cmd, timeout=0.3, hooks={"teardown": "echo teardown"}), cwd=str(tmp_path) if in_dir else None))
+    run = in_dir_run(flow_of(sh("t", cmd, timeout=0.3, hooks={"teardown": "echo teardown"}), cwd=str(tmp_path) if in_dir else None), in_dir)
     rec = record(run)
     assert finish(run) == 1
     state = run.states["t"]
@@ -286,24 +297,43 @@ def test_pty_mode_makes_the_output_a_terminal(record):
     assert {e.stream for e in rec.types("task_output") if e.task == "pty"} == {"pty"}
 
 
-@pytest.mark.parametrize("in_dir", [False, True], ids=["inherited-cwd", "task-cwd"])
+@IN_DIR
 def test_start_failures_exit_as_the_shell_would(tmp_path, record, in_dir):
     script = tmp_path / "not-executable"
     script.write_text("echo hi\n")
-    run = new_run(flow_of(sh("missing", "no-such-program-flowtui --help"), sh("denied", f"{script} --flag"),
-                          sh("shell", f"{script}; exit $?"), cwd=str(tmp_path) if in_dir else None))
+    run = in_dir_run(flow_of(sh("missing", "no-such-program-flowtui --help"), sh("denied", f"{script} --flag"),
+                             sh("shell", f"{script}; exit $?"), cwd=str(tmp_path) if in_dir else None), in_dir)
     rec = record(run)
     assert finish(run) == 1
     assert {nid: s.exit_code for nid, s in run.states.items()} == {"missing": 127, "denied": 126, "shell": 126}
     assert rec.output("missing") == ["flowtui: no-such-program-flowtui: No such file or directory"]
 
 
-def test_bad_working_directory_fails_the_task(tmp_path, record):
-    run = new_run(flow_of(sh("t", "echo hi"), cwd=str(tmp_path / "gone")))
+@pytest.mark.parametrize("in_dir", ["subprocess", "owned"])
+def test_bad_working_directory_fails_the_task(tmp_path, record, in_dir):
+    run = in_dir_run(flow_of(sh("t", "echo hi"), cwd=str(tmp_path / "gone")), in_dir)
     rec = record(run)
     assert finish(run) == 1
     assert run.states["t"].exit_code == 1
     assert rec.output("t") == [f"flowtui: working directory {tmp_path / 'gone'}: No such file or directory"]
+
+
+@pytest.mark.parametrize("in_dir", ["subprocess", "owned"])
+def test_tasks_run_in_their_directory_and_the_runner_stays_in_its_own(tmp_path, record, in_dir):
+    work = tmp_path / "work"
+    work.mkdir()
+    script = work / "where"
+    script.write_text("#!/bin/sh\npwd\n")
+    script.chmod(0o755)
+    here = os.getcwd()
+    run = in_dir_run(flow_of(sh("direct", "./where"), sh("shell", "pwd; echo $PWD >&2"), cwd=str(work)), in_dir)
+    rec = record(run)
+    assert finish(run) == 0
+    assert rec.output("direct") == [str(work)]
+    assert [(e.stream, e.lines) for e in rec.types("task_output") if e.task == "shell"] == [
+        ("stdout", [str(work)]), ("stderr", [str(work)]),
+    ]
+    assert os.getcwd() == here
 
 
 def test_killed_by_a_signal_is_128_plus_n():
@@ -745,6 +775,29 @@ def test_success_routes_away_from_the_failure_branch():
     assert finish(run) == 0
     assert statuses(run) == {"up": "succeeded", "on_failed": "skipped"}
     assert run.states["on_failed"].reason.startswith("up succeeded")
+
+
+def test_an_outcome_reaches_reporters_once_the_next_task_runs(record):
+    """Early subscribers (the store's journal) see each event as it happens; the others get the
+    events of a task change-over, in order, once the next process exists."""
+    run = new_run(flow_of(sh("a", "true"), sh("b", "true", deps=[Dep(node="a")])))
+    seen = {}
+
+    def watcher(kind):
+        def callback(event):
+            if event.type == "task_finished" and event.task == "a":
+                execution = run.executions.get("b")
+                seen[kind] = bool(execution and execution.current and execution.current.processes)
+        return callback
+
+    run.bus.subscribe(watcher("early"), early=True)
+    run.bus.subscribe(watcher("late"))
+    rec = record(run)
+    assert finish(run) == 0
+    assert seen == {"early": False, "late": True}
+    assert [(e.type, e.task) for e in rec.types("task_started", "task_finished")] == [
+        ("task_started", "a"), ("task_finished", "a"), ("task_started", "b"), ("task_finished", "b"),
+    ]
 
 
 def test_max_parallel_limits_concurrent_tasks(record):

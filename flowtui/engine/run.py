@@ -125,6 +125,9 @@ class Run:
         self.demanded = set()  # on-demand nodes a dependent asked for
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
         self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
+        # True when no other thread of this process resolves relative paths (headless runs): a task
+        # with a working directory then starts through posix_spawn, a chdir of the runner around it.
+        self.owns_cwd = False
         self._ready = []
         self._actions = dict(CORE_ACTIONS)
         self._actions.update(self.runtime.actions)
@@ -370,12 +373,17 @@ class Run:
         if execution is None or execution.state is not state:
             return  # the node was reset while this attempt finished; drop the stale result
         state.exit_code, state.output, state.error, state.errored = exit_code, output, error, errored
-        if status == SUCCEEDED and self.children[nid]:
-            self._start_group(nid)
-        else:
-            self._finish(nid, status)
-        self._pump()
-        self._check_done()
+        holding = self.bus.hold()  # report this outcome once whatever it unblocks has started
+        try:
+            if status == SUCCEEDED and self.children[nid]:
+                self._start_group(nid)
+            else:
+                self._finish(nid, status)
+            self._pump()
+            self._check_done()
+        finally:
+            if holding:
+                self.bus.release()
 
     def _start_group(self, nid):
         state = self.states[nid]

@@ -1,8 +1,9 @@
 """Records a run in the store as it happens, from a background thread.
 
-The bus callback only puts events on a queue, so a slow disk never holds up task output. The
-thread applies whatever has queued in one transaction per batch and appends task output to the
-per-task log files.
+The bus callback only appends events to a list, handed to the thread every `_HAND_OVER` seconds,
+so a slow disk never holds up task output and the thread wakes (and takes the GIL) a few times a
+second rather than once per event. The thread applies each batch in one transaction and appends
+task output to the per-task log files.
 """
 
 import os
@@ -14,8 +15,10 @@ from ..statedir import private_subdir
 from ..who import current_user
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
 
-_BATCH = 1000
-_GATHER = 0.05  # seconds a batch waits for more events once the run is on record
+_HAND_OVER = 0.05  # seconds task events wait on the engine thread before going to the store thread
+# What another terminal asks about right away (`flowtui runs`, `show`): handed over at once.
+_AT_ONCE = frozenset({"run_started", "run_paused", "run_resumed", "run_stopping", "run_reopened", "run_finished",
+                      "approval_requested", "approval_granted", "approval_rejected", "nodes_added"})
 _CHECKPOINT_EVERY = 0.2  # seconds: a crash may lose the runtime state of the last 0.2 s
 _STOP = object()
 ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
@@ -35,8 +38,8 @@ class StoreWriter:
         private_subdir(self.state_dir, RUNS)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self._queue = queue.SimpleQueue()
+        self._pending = []  # events and checkpoints not yet handed to the thread
         self._checkpoint_due = False
-        self._committed = False
         self._journal_lines = []
         self._journal_due = False
         self.error = None  # why recording stopped (the run itself is unaffected)
@@ -58,17 +61,19 @@ class StoreWriter:
              run.states[nid].attempt, run.states[nid].iteration)
             for nid, node in run.nodes.items()
         ]
-        self._queue.put(("init", {**header, "nodes": nodes}))
-        run.bus.subscribe(self._on_event)
+        self._queue.put([("init", {**header, "nodes": nodes})])
+        run.bus.subscribe(self._on_event, early=True)  # the journal must precede the next spawn
         run.spawn_watchers.append(self._on_spawn)
         self._thread = threading.Thread(target=self._work, name="flowtui-store", daemon=True)
         self._thread.start()
 
     # -- the engine thread: never blocks ---------------------------------------------------------
     def _on_event(self, event):
-        if self.error is None:
-            self._queue.put(event)
         kind = event.type
+        if self.error is None:
+            self._enqueue(event)
+            if kind in _AT_ONCE:
+                self._hand_over()
         if kind == "task_started":  # written before the task's process exists, with what came before
             self._journal({"task": event.task, "status": "running", "attempt": event.attempt,
                            "iteration": event.iteration, "at": event.ts}, now=True)
@@ -93,7 +98,18 @@ class StoreWriter:
         if data:
             import json
 
-            self._queue.put(("checkpoint", json.dumps(data)))
+            self._enqueue(("checkpoint", json.dumps(data)))
+
+    def _enqueue(self, item):
+        pending = self._pending
+        pending.append(item)
+        if len(pending) == 1:
+            self.run.reactor.call_later(_HAND_OVER, self._hand_over)
+
+    def _hand_over(self):
+        if self._pending:
+            self._queue.put(self._pending)
+            self._pending = []
 
     def _on_spawn(self, task_id, pgid):
         self._journal({"pgid": pgid, "of": task_id})
@@ -127,6 +143,7 @@ class StoreWriter:
         if self._on_spawn in self.run.spawn_watchers:
             self.run.spawn_watchers.remove(self._on_spawn)
         self._flush_journal()
+        self._hand_over()
         self._queue.put(_STOP)
         self._thread.join()
         if self._journal_fd is not None:
@@ -140,25 +157,12 @@ class StoreWriter:
             from .schema import connect
 
             conn = connect(self.state_dir)
-            stopping = False
-            while not stopping:
-                batch = [self._queue.get()]
-                # After the run's first commit, gather what arrives in the next moment too: one
-                # commit per burst instead of per event keeps this thread from contending with the
-                # engine for the GIL task after task. (The journal is what is written at once.)
-                deadline = time.monotonic() + (_GATHER if self._committed else 0.0)
-                while len(batch) < _BATCH and batch[-1] is not _STOP:
-                    try:
-                        wait = deadline - time.monotonic()
-                        batch.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if batch[-1] is _STOP:
-                    stopping = True
-                    batch.pop()
+            while True:
+                batch = self._queue.get()
+                if batch is _STOP:
+                    break
                 self._write_logs(batch)
                 self._commit(conn, batch)
-                self._committed = True
             if self.run.finished:
                 self.store.apply_retention(self.flow_file, conn=conn)
         except Exception as exc:  # disk full, store locked for too long: the run goes on unrecorded
