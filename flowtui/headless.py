@@ -152,6 +152,7 @@ def run_headless(run, args, out=sys.stdout) -> int:
         values=args.sets, timeout=args.approval_timeout, interactive=sys.stdin.isatty(),
     )
     install_signals(run)
+    run.owns_cwd = True  # the store thread uses absolute paths only; nothing else runs meanwhile
     try:
         code = run.run_to_end()
     finally:

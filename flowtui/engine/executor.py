@@ -42,7 +42,7 @@ class ActionContext:
         proc = Process(
             self.reactor, argv, env=env if env is not None else self.env,
             cwd=cwd if cwd is not None else self.cwd,
-            pty=self.node.pty if pty is None else pty,
+            pty=self.node.pty if pty is None else pty, owns_cwd=self.run.owns_cwd,
             on_lines=self.output, on_exit=on_exit or (lambda code: self.done(code)),
         )
         self.processes.append(proc)

@@ -16,6 +16,7 @@ _READ_SIZE = 65536
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _DOOMED = set()  # process groups sent SIGTERM and not yet known to be gone
 _SEALED = []  # non-empty once inherited descriptors were made close-on-exec
+_HOME = []  # a descriptor of the runner's own working directory, to come back to after a chdir
 
 
 def kill_stragglers():
@@ -94,7 +95,7 @@ class Process:
     Exit codes follow the shell: 128+N when killed by signal N, 127 when the program is missing.
     """
 
-    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, on_lines, on_exit):
+    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, on_lines, on_exit):
         self.reactor, self.on_lines, self.on_exit = reactor, on_lines, on_exit
         self.returncode = None
         self.popen = None  # only when spawned through subprocess (pty, working directory)
@@ -105,7 +106,7 @@ class Process:
         self._pidfd = None
         self._poll_timer = None
         try:
-            self._start(argv, env, cwd, pty)
+            self._start(argv, env, cwd, pty, owns_cwd)
         except OSError as exc:
             self.pid = None
             message = f"flowtui: {argv[0]}: {exc.strerror or exc}"
@@ -114,9 +115,11 @@ class Process:
                 message, code = f"flowtui: working directory {cwd}: {exc.strerror}", 1
             reactor.call_soon(self._fail_to_start, message, code)
 
-    def _start(self, argv, env, cwd, pty):
-        if pty or cwd or not hasattr(os, "posix_spawn"):
+    def _start(self, argv, env, cwd, pty, owns_cwd):
+        if pty or (cwd and not owns_cwd) or not hasattr(os, "posix_spawn"):
             self._popen(argv, env, cwd, pty)
+        elif cwd:
+            self._spawn_in(cwd, argv, env)
         else:
             self._spawn(argv, env)
         try:
@@ -153,6 +156,18 @@ class Process:
         self.stdin_fd = in_w
         self._watch(out_r, "stdout")
         self._watch(err_r, "stderr")
+
+    def _spawn_in(self, cwd, argv, env):
+        """posix_spawn in `cwd` (Python's has no chdir action): the runner itself changes directory
+        around the spawn, as Ruby's posix-spawn does. Only for callers whose process has no other
+        thread resolving relative paths meanwhile (`owns_cwd`); the rest go through subprocess."""
+        if not _HOME:
+            _HOME.append(os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        os.chdir(cwd)
+        try:
+            self._spawn(argv, env)
+        finally:
+            os.fchdir(_HOME[0])
 
     def _popen(self, argv, env, cwd, pty):
         import subprocess
@@ -197,13 +212,21 @@ class Process:
             chunk = b""
         if not chunk:
             self._close_stream(fd)
-            if not self._streams and self._pidfd is not None and self._exit_code(block=False) is not None:
-                self._finish()  # it closed its output by exiting: no need to wait for the pidfd
+            self._output_ended()
             return False
         lines = splitter.feed(chunk)
         if lines:
             self.on_lines(stream, lines)
         return True
+
+    def _output_ended(self):
+        """One stream ended: most likely the process exited, which closes all of them at once, so
+        read the others to their end now and reap it, rather than wake up once per descriptor."""
+        for fd in list(self._streams):
+            while fd in self._streams and self._read(fd):
+                pass
+        if not self._streams and self._pidfd is not None and self._exit_code(block=False) is not None:
+            self._finish()  # it closed its output by exiting: no need to wait for the pidfd
 
     def _close_stream(self, fd):
         stream, splitter = self._streams.pop(fd)
