@@ -1,4 +1,4 @@
-"""A headless run stays light: no Textual, Rich or asyncio, and no jsonschema once validation is cached."""
+"""A headless run stays light: no Textual, Rich or asyncio, and no jsonschema for a valid file."""
 
 import json
 import subprocess
@@ -47,12 +47,23 @@ def test_headless_run_never_imports_the_tui(tmp_path, sketch):
     assert not any(m.startswith("flowtui.screens") for m in modules)
 
 
-def test_warm_validation_cache_skips_jsonschema(tmp_path, sketch):
+def test_a_valid_file_never_imports_jsonschema(tmp_path, sketch):
     state = str(tmp_path / "state")
-    cold = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)
-    assert "jsonschema" in cold  # the first run validates
-    warm = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)
-    assert heavy(warm, HEAVY + ("jsonschema", "yaml", "ruamel")) == []
+    cold = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)  # first run: validated
+    warm = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)  # cached
+    for modules in (cold, warm):
+        assert heavy(modules, HEAVY + ("jsonschema", "referencing", "yaml", "ruamel")) == []
+
+
+def test_an_invalid_file_is_explained_by_jsonschema(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"one": [{"name": "a", "cmd": "true", "timeout": "soon"}]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "flowtui", "run", str(bad), "--no-ui", "--state-dir", str(tmp_path / "state")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"{bad}:1:") and "invalid duration 'soon'" in result.stderr
 
 
 def test_report_writers_stay_light(tmp_path, sketch):
