@@ -28,6 +28,13 @@ def build(flow, trigger, trigger_id, pend_opts, poll=None):
     )
     roots.append(trigger_id)
 
+    routes = {}  # tag -> Route: resolved once however many nodes listen for it (often `trigger.good`)
+
+    def route_of(tag):
+        if tag not in routes:
+            routes[tag] = resolve(tag, emitters, trigger_id)
+        return routes[tag]
+
     def never(node, loc, message):
         warnings.append(Diagnostic(node.file, loc[0], loc[1], f"{node.cls} `{node.id}`: {message}", "warning"))
 
@@ -40,7 +47,7 @@ def build(flow, trigger, trigger_id, pend_opts, poll=None):
                 reachable = False
             for tag, loc in zip(conf.wait, conf.wait_locs or [conf.loc] * len(conf.wait), strict=True):
                 try:
-                    route = resolve(tag, emitters, trigger_id)
+                    route = route_of(tag)
                 except Never as exc:
                     never(conf, loc, f"{exc}" + ("" if conf.type == "any" else " (so the merge never fires)"))
                     reachable = reachable and conf.type == "any"
@@ -57,7 +64,7 @@ def build(flow, trigger, trigger_id, pend_opts, poll=None):
                 reachable = False
             else:
                 try:
-                    route = resolve(conf.listen, emitters, trigger_id)
+                    route = route_of(conf.listen)
                     deps, good = [route.dep], route.good
                 except Never as exc:
                     never(conf, conf.listen_loc, f"never runs: {exc}")

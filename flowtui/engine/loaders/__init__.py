@@ -4,6 +4,7 @@
     runtime(flow, options) -> engine.run.Runtime (format semantics at run time; optional)
 
 Modules are imported only for the format in use, so a Flow-CTRL run never pays for YAML.
+Floe's `load` also takes `document=`: the positioned parse that detection already made.
 """
 
 import importlib
@@ -59,30 +60,15 @@ def _not_utf8(path) -> Diagnostic:
     return Diagnostic(path, before.count(b"\n") + 1, col, "not UTF-8 text")
 
 
-def _yaml_top(path, text):
-    """Top-level mapping of a YAML document (just enough to tell the format)."""
-    import yaml
-
-    cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # Go's YAML accepts `key:\t`
-    try:
-        data = yaml.load(cleaned, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError:
-        data = None
-    if data is None:  # an error (or an empty document): PyYAML's own parser words the message
-        try:
-            data = yaml.safe_load(cleaned)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
-    return data
-
-
 def detect(path, text) -> str:
     """Name the format of `text`, or raise FlowError naming the three formats."""
+    return _sniff(path, text)[0]
+
+
+def _sniff(path, text):
+    """(format, the YAML document or None): the Floe loader reuses detection's parse."""
     stripped = text.lstrip()
-    data = None
+    data = document = None
     is_json = path.endswith(".json") or stripped.startswith("{")
     if is_json:
         try:
@@ -91,7 +77,13 @@ def detect(path, text) -> str:
             if path.endswith(".json"):
                 raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
     if data is None:
-        data = _yaml_top(path, text)
+        from ..floe import yamlpos
+
+        data = document = yamlpos.parse(path, text)
+    return _format(path, data), document
+
+
+def _format(path, data):
     if isinstance(data, dict):
         if any(isinstance(k, str) and k.lower() == "pipeline" for k in data):  # Fluxor keys ignore case
             return "fluxor"
@@ -123,10 +115,14 @@ def load(path, fmt=None, options=None):
     """Read, detect and load `path`. Returns (FlowDef, runtime or None)."""
     options = options if options is not None else LoadOptions()
     text = read_text(path)
+    document = None
     if not fmt or fmt == "auto":
-        fmt = detect(path, text)
+        fmt, document = _sniff(path, text)
     module = format_module(fmt)
-    flow = module.load(path, text, options)
+    if fmt == "floe" and document is not None:
+        flow = module.load(path, text, options, document=document)
+    else:
+        flow = module.load(path, text, options)
     make_runtime = getattr(module, "runtime", None)
     return flow, (make_runtime(flow, options) if make_runtime else None)
 

@@ -10,12 +10,13 @@ from ..diagnostics import Diagnostic, FlowError, NeedsChoice
 from ..model import FlowDef
 
 
-def load(path, text, options) -> FlowDef:
+def load(path, text, options, document=None) -> FlowDef:
+    """`document`: yamlpos's parse of `text`, when detection already made it."""
     from ..floe import flowfile, graph, lint, triggers, yamlpos
     from ..floe.opts import merge_opts
 
     options = options if options is not None else {}
-    common, flow, check, warnings = _select(path, yamlpos.parse(path, text), options)
+    common, flow, check, warnings = _select(path, yamlpos.parse(path, text) if document is None else document, options)
     trig = triggers.choose(path, flow, options)
     pend, inputs, missing = triggers.fire(trig, options, check)
     _raise(check.errors)
