@@ -14,6 +14,7 @@ import time
 from ..statedir import private_subdir
 from ..who import current_user
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
+from .taskrows import TASK_EVENTS, TaskRows
 
 _HAND_OVER = 0.05  # seconds task events wait on the engine thread before going to the store thread
 # What another terminal asks about right away (`flowtui runs`, `show`): handed over at once.
@@ -176,8 +177,14 @@ class StoreWriter:
     def _commit(self, conn, batch):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            rows = TaskRows(self.run.run_id)
             for item in batch:
-                self._apply(conn, item)
+                if getattr(item, "type", None) in TASK_EVENTS:
+                    rows.add(item)
+                else:  # anything else is applied in order, after the task events before it
+                    rows.write(conn)
+                    self._apply(conn, item)
+            rows.write(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -264,45 +271,6 @@ def _run_finished(conn, run_id, e):
                  (e.status, e.exit_code, e.ts, run_id))
 
 
-def _task_status(conn, run_id, e):
-    conn.execute("UPDATE tasks SET status = ? WHERE run_id = ? AND task_id = ?", (e.status, run_id, e.task))
-
-
-def _task_started(conn, run_id, e):
-    conn.execute(
-        """UPDATE tasks SET status = 'running', attempts = ?, iteration = ?, started_at = ?, finished_at = NULL,
-               exit_code = NULL, duration = NULL, error = NULL WHERE run_id = ? AND task_id = ?""",
-        (e.attempt, e.iteration, e.ts, run_id, e.task),
-    )
-    conn.execute(
-        """INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, iteration, status, started_at)
-           VALUES (?, ?, ?, ?, 'running', ?)""",
-        (run_id, e.task, e.attempt, e.iteration, e.ts),
-    )
-
-
-def _task_retrying(conn, run_id, e):
-    conn.execute("UPDATE tasks SET status = 'retrying', exit_code = ? WHERE run_id = ? AND task_id = ?",
-                 (e.exit_code, run_id, e.task))
-    conn.execute(
-        "UPDATE attempts SET status = 'failed', exit_code = ?, finished_at = ? WHERE run_id = ? AND task_id = ? AND attempt = ?",
-        (e.exit_code, e.ts, run_id, e.task, e.attempt),
-    )
-
-
-def _task_finished(conn, run_id, e):
-    conn.execute(
-        """UPDATE tasks SET status = ?, exit_code = ?, attempts = ?, iteration = ?, finished_at = ?, duration = ?,
-               error = ? WHERE run_id = ? AND task_id = ?""",
-        (e.status, e.exit_code, e.attempt, e.iteration, e.ts, e.duration, e.error, run_id, e.task),
-    )
-    conn.execute(
-        """UPDATE attempts SET status = ?, exit_code = ?, finished_at = ?
-           WHERE run_id = ? AND task_id = ? AND attempt = ? AND finished_at IS NULL""",
-        (e.status, e.exit_code, e.ts, run_id, e.task, e.attempt),
-    )
-
-
 def _group_started(conn, run_id, e):
     conn.execute("UPDATE tasks SET status = 'running', started_at = ?, finished_at = NULL, iteration = ? "
                  "WHERE run_id = ? AND task_id = ?", (e.ts, e.iteration, run_id, e.task))
@@ -340,10 +308,6 @@ _HANDLERS = {
     "run_resumed": _run_status("running"),
     "run_reopened": _run_reopened,
     "run_finished": _run_finished,
-    "task_status": _task_status,
-    "task_started": _task_started,
-    "task_retrying": _task_retrying,
-    "task_finished": _task_finished,
     "group_started": _group_started,
     "group_finished": _group_finished,
     "approval_granted": _approval("approved"),
