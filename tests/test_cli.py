@@ -551,3 +551,20 @@ def test_tty_prompt_approves_and_rejects_with_a_reason(flowtui_cmd, tmp_path, en
     tasks = json.loads((tmp_path / "r.json").read_text())["tasks"]
     assert [(t["status"], t["approval"]["by"], t["approval"]["reason"]) for t in tasks] == [
         ("succeeded", "tester", None), ("rejected", "tester", "not today")]
+
+
+def test_a_command_parsed_alone_is_the_same_command(capsys):
+    """main() builds only the named command's parser; its help and parsing are the full parser's."""
+    full = build_parser()
+    names = list(full._subparsers._group_actions[0].choices)
+    assert {"run", "validate", "graph", "logs", "attach", "send"} <= set(names)
+    for name in names:
+        alone = build_parser(only=name)
+        assert alone._subparsers._group_actions[0].choices[name].format_help() == \
+            full._subparsers._group_actions[0].choices[name].format_help()
+    assert build_parser(only="no-such-command") is None
+    with pytest.raises(SystemExit):
+        from flowtui.cli import main
+
+        main(["no-such-command"])
+    assert "choose from 'run', 'validate', 'graph'" in capsys.readouterr().err
