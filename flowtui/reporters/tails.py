@@ -16,7 +16,7 @@ class Tails:
             tail = self._tails.get(event.task)
             if tail is None:
                 tail = self._tails[event.task] = deque(maxlen=self.size)
-            tail.extend(event.lines)
+            tail.extend(event.lines[-self.size:])
         elif event.type == "task_started" and event.attempt > 1:
             self._tails.pop(event.task, None)  # show the attempt that counts
 
