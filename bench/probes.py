@@ -3,6 +3,7 @@
 parallel N MAX_PARALLEL CMD   run N independent tasks the way `run --no-ui` does (console printer
                               on stdout); the flow is built in process (see generate.py)
 plan FILE STATE_DIR           load + validate + plan a flow file; prints JSON timings and peak RSS
+floor N MAX_PARALLEL CMD      Python's own floor: posix_spawn + wait, no output capture, no engine
 """
 
 import json
@@ -47,6 +48,20 @@ def plan(path, state_dir):
     return 0
 
 
+def floor(count, max_parallel, cmd):
+    """What any Python runner pays at least: start each command and reap it, nothing else."""
+    count, limit, argv = int(count), int(max_parallel), cmd.split()
+    started = running = 0
+    while started < count or running:
+        while running < limit and started < count:
+            os.posix_spawn(argv[0], argv, os.environ)
+            started += 1
+            running += 1
+        os.wait()
+        running -= 1
+    return 0
+
+
 if __name__ == "__main__":
     kind, *args = sys.argv[1:]
-    sys.exit({"parallel": parallel, "plan": plan}[kind](*args))
+    sys.exit({"parallel": parallel, "plan": plan, "floor": floor}[kind](*args))

@@ -127,7 +127,8 @@ def parallel(b, tasks):
     if make is None:
         print("  (make is not installed: the parallel measures have no baseline)")
     base_cmd = [make, "-s", "-j2", "-f", makefile] if make else [PYTHON, "-c", "pass"]
-    base, ours, bare = alternate(b.repeats(3), (base_cmd, {}), (cli, {}), (engine, {}))
+    floor = [PYTHON, os.path.join(HERE, "probes.py"), "floor", str(tasks), "2", "/bin/true"]
+    base, ours, bare, least = alternate(b.repeats(7), (base_cmd, {}), (cli, {}), (engine, {}), (floor, {}))
     baseline = base.median if make else None
     b.record("parallel", f"{tasks} independent tasks (Floe flow), -j2 vs make -j2", ours.median, "s",
              baseline, 1.5, "≤ 1.5x", stats=(ours, base) if make else None,
@@ -137,6 +138,8 @@ def parallel(b, tasks):
              baseline, 1.5, "≤ 1.5x", stats=(bare, base) if make else None,
              flow="FlowDef built in process (bench/probes.py parallel)",
              flowtui=bare.to_json())
+    b.record("parallel_floor", "  Python's floor: posix_spawn + wait only, -j2 vs make -j2", least.median, "s",
+             baseline, stats=(least, base) if make else None, flowtui=least.to_json())
     return bare
 
 
@@ -145,9 +148,12 @@ def sequential(b, tasks):
     script = b.path("sequential.sh", generate.shell_script(tasks))
     state = b.state_dir()
     harness.run_once(b.flowtui_run(flow, state))  # warm the validation cache: measure running
-    base, ours = alternate(b.repeats(3), (["/bin/sh", script], {}), (b.flowtui_run(flow, state), {}))
+    floor = [PYTHON, os.path.join(HERE, "probes.py"), "floor", str(tasks), "1", "/bin/true"]
+    base, ours, least = alternate(b.repeats(7), (["/bin/sh", script], {}), (b.flowtui_run(flow, state), {}), (floor, {}))
     b.record("sequential", f"{tasks} sequential tasks vs a shell script", ours.median, "s",
              base.median, 1.5, "≤ 1.5x", stats=(ours, base), flowtui=ours.to_json(), shell=base.to_json())
+    b.record("sequential_floor", "  Python's floor: posix_spawn + wait only, vs the shell script", least.median, "s",
+             base.median, stats=(least, base), flowtui=least.to_json())
     return ours
 
 

@@ -84,10 +84,10 @@ def test_bench_run_writes_every_measure_to_results(tmp_path):
         check=True, capture_output=True, text=True,
     )
     measures = json.loads(results.read_text())["measures"]
-    assert {"cold_start_warm_cache", "cold_start_cold_cache", "parallel", "parallel_engine", "sequential",
-            "flood_log", "flood_seq", "large_plan_cold", "large_plan_warm", "cpu_per_task_sequential"} <= set(measures)
+    assert {"cold_start_warm_cache", "cold_start_cold_cache", "parallel", "parallel_engine", "parallel_floor",
+            "sequential", "sequential_floor", "flood_log", "flood_seq", "large_plan_cold", "large_plan_warm", "cpu_per_task_sequential"} <= set(measures)
     assert measures["flood_log"]["lines_in_file"] == 20 + 4  # the lines, start, finish, blank, summary
-    for name in ("cold_start_warm_cache", "sequential", "flood_seq"):
+    for name in ("cold_start_warm_cache", "sequential", "sequential_floor", "flood_seq"):
         assert measures[name]["value"] > 0 and measures[name]["baseline"] > 0 and measures[name]["ratio"] > 0
     assert measures["large_plan_cold"]["value"] > 0
 
