@@ -6,7 +6,6 @@ The download runs on a worker thread; its output and result return through the r
 import hashlib
 import os
 import shutil
-import tempfile
 from urllib.parse import urlparse
 
 from .expand import expand_env
@@ -70,6 +69,8 @@ def fetch_file(job, say):
             url = "file://" + os.path.abspath(url)
         say(f"downloading {job['url']}")
         os.makedirs(os.path.dirname(cached), exist_ok=True)
+        import tempfile
+
         fd, part = tempfile.mkstemp(dir=os.path.dirname(cached), prefix=".part-")
         try:
             with urlopen(url, timeout=300) as response, os.fdopen(fd, "wb") as out:  # noqa: S310

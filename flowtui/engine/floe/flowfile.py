@@ -4,8 +4,6 @@ The file's definition replaces the configured one for this run; the config's tri
 """
 
 import os
-import subprocess
-import tempfile
 
 from ..diagnostics import Diagnostic, FlowError
 from .config import Checker, parse_flow
@@ -86,6 +84,9 @@ def _clone(ref, branch, git_key, where):
     repo, file_path = "/".join(parts[:2]), "/".join(parts[2:])
     if not branch:
         raise _fail(where, f"flow-file {ref} is cloned at the trigger's `branch`, which has no value (--set branch=NAME)")
+    import subprocess  # only for flows kept in git: not on every Floe run's start-up
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="flowtui-floe-") as tmp:
         proc = subprocess.run(
             ["git", "clone", "--branch", str(branch), "--depth", "1", repo, "repo"], cwd=tmp,

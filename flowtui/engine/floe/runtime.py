@@ -5,7 +5,6 @@ a merge passes on what it collected, exec-type nodes see the event's opts under 
 """
 
 import os
-import tempfile
 
 from ..events import Notice, RunFinished
 from ..model import SUCCEEDED, TERMINAL
@@ -28,7 +27,12 @@ class FloeRuntime(Runtime):
     def attach(self, run):
         super().attach(run)
         info = self.info
-        base = self.state_dir or tempfile.mkdtemp(prefix="flowtui-floe-")
+        if self.state_dir:
+            base = self.state_dir
+        else:
+            import tempfile
+
+            base = tempfile.mkdtemp(prefix="flowtui-floe-")
         root = wsp.expand_root(info["workspace_root"]) if info.get("workspace_root") else base
         self.workspace = wsp.workspace_path(root, info["flow_id"], run.run_id, info.get("reuse_space"))
         store = wsp.expand_root(info["store_root"]) if info.get("store_root") else root

@@ -6,7 +6,6 @@ poll-git → its opts plus `url`, `branch`, `hash` of a ref from `git ls-remote`
 
 import os
 import re
-import subprocess
 
 from ..diagnostics import Diagnostic, FlowError, NeedsChoice
 from .opts import approval_for, get_ci, merge_opts
@@ -110,6 +109,8 @@ def pick_ref(spec, listing):
 
 def resolve_poll(trig, spec, git_key):
     """Run `git ls-remote` now (a git flow-file needs the branch before the run exists)."""
+    import subprocess
+
     where = Diagnostic(trig.file, *trig.loc, "")
     try:
         proc = subprocess.run(ls_remote_argv(spec), capture_output=True, text=True, env=git_env(git_key), timeout=120)

@@ -7,7 +7,6 @@ its locks or none, so two runs never deadlock.
 
 import os
 import shutil
-import tempfile
 
 
 def expand_root(path):
@@ -17,6 +16,8 @@ def expand_root(path):
     if path.startswith("~"):
         return os.path.expanduser("~") + path[1:]
     if path.startswith("%tmp"):
+        import tempfile
+
         return tempfile.mkdtemp(prefix="floe-") + path[4:]
     return path
 
