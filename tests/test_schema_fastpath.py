@@ -121,7 +121,7 @@ try:
     errors = []
 except FlowError as exc:
     errors = [str(d) for d in exc.diagnostics]
-print(json.dumps({"errors": errors, "jsonschema": "jsonschema" in sys.modules}))
+print(json.dumps({"errors": errors, "jsonschema": "jsonschema" in sys.modules, "hashed": "hashlib" in sys.modules}))
 """
 
 
@@ -133,15 +133,20 @@ def load_cold(path, state_dir):
 
 def test_valid_file_with_a_cold_cache_skips_jsonschema(tmp_path):
     state = tmp_path / "state"
-    assert load_cold(REPO / "sketches" / "deploy.json", state) == {"errors": [], "jsonschema": False}
-    assert list((state / "cache" / "validated").iterdir())  # the marker is still written
+    assert load_cold(REPO / "sketches" / "deploy.json", state) == {"errors": [], "jsonschema": False, "hashed": False}
+    assert not (state / "cache").exists()  # a small file: validating it is cheaper than caching that
+    large = tmp_path / "large.json"
+    large.write_text(json.dumps({f"stage{s}": [{"name": f"a{a}", "cmd": "true", "timeout": "5m"} for a in range(100)]
+                                 for s in range(10)}), encoding="utf-8")
+    assert load_cold(large, state) == {"errors": [], "jsonschema": False, "hashed": True}
+    assert list((state / "cache" / "validated").iterdir())  # the marker is written
 
 
 def test_invalid_file_is_still_worded_by_jsonschema(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"s": [{"name": "a", "cmd": "x", "timeout": "0s"}]}', encoding="utf-8")
     result = load_cold(path, tmp_path / "state")
-    assert result["jsonschema"] is True
+    assert result["jsonschema"] is True and result["hashed"] is False
     assert result["errors"] == [f"{path}:1:45: `timeout`: invalid duration '0s': use <number><s|m|h|d> greater "
                                 "than zero, e.g. 30s, 10m, 1.5h, 2d"]
     assert not (tmp_path / "state" / "cache" / "validated").exists()

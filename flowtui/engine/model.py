@@ -153,8 +153,8 @@ class Node(Record):
 class FlowDef(Record):
     """A whole flow. `nodes` is ordered as defined; `roots` are the top-level node ids."""
 
-    __slots__ = ("name", "format", "file", "nodes", "roots", "env", "cwd", "warnings", "extra", "digest")
-    _defaults = {"env": {}, "cwd": None, "warnings": (), "extra": {}, "digest": ""}
+    __slots__ = ("name", "format", "file", "nodes", "roots", "env", "cwd", "warnings", "extra")
+    _defaults = {"env": {}, "cwd": None, "warnings": (), "extra": {}}
 
     def tasks(self):
         return [n for n in self.nodes.values() if n.is_task]

@@ -4,8 +4,6 @@ The trigger is chosen and fired here (form answers from `--set`, timer opts, `gi
 a `flow-file` is read then, as Floe does when a trigger matches, so the run gets its definition.
 """
 
-import hashlib
-
 from ..diagnostics import Diagnostic, FlowError, NeedsChoice
 from ..model import FlowDef
 
@@ -44,7 +42,6 @@ def load(path, text, options, document=None) -> FlowDef:
     return FlowDef(
         name=flow.name, format="floe", file=path, nodes=nodes, roots=tuple(roots),
         warnings=tuple(warnings + graph_warnings + lint.lint(flow, set(roots))), extra=extra,
-        digest=hashlib.sha256(text.encode()).hexdigest(),
     )
 
 

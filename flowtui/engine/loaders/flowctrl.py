@@ -15,6 +15,11 @@ HOOKS = {"setup-cmd": "setup", "on-ok-cmd": "on_ok", "on-nok-cmd": "on_nok", "te
 KNOWN_KEYS = frozenset({"name", "cmd", "fatal-nok", "timeout", "time", "approve", *HOOKS})
 
 
+# Below this size validating a file costs less than hashing it (and importing hashlib) to look up
+# the validation cache: the cache is for large generated sketches.
+_CACHED_FROM = 32 * 1024
+
+
 def _digest(text) -> str:
     import hashlib
 
@@ -34,7 +39,6 @@ def load(path, text, options=None) -> FlowDef:
         data = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
         raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
-    digest = _digest(text)
     positions = None
 
     def located(problems, severity="error"):
@@ -47,7 +51,8 @@ def load(path, text, options=None) -> FlowDef:
 
     from ..schema import validate
 
-    cache = options.get("state_dir") and os.path.join(options["state_dir"], "cache")
+    cache = options.get("state_dir") and len(text) >= _CACHED_FROM and os.path.join(options["state_dir"], "cache")
+    digest = _digest(text) if cache else None
     problems = validate("flowctrl", data, digest=digest, cache_dir=cache) + _semantic_problems(data)
     if not problems and not any(k != "name" for k in data):
         problems = [((), "the sketch has no stages: add a stage, a key whose value is a list of actions")]
@@ -60,7 +65,7 @@ def load(path, text, options=None) -> FlowDef:
             for dup_path, (line, col) in positions.duplicates:
                 diagnostics.append(Diagnostic(path, line, col, f"duplicate key `{dup_path[-1]}`"))
         raise FlowError(diagnostics)
-    return _build(path, data, digest, located)
+    return _build(path, data, located)
 
 
 def _semantic_problems(data):
@@ -91,7 +96,7 @@ def _semantic_problems(data):
     return problems
 
 
-def _build(path, data, digest, located) -> FlowDef:
+def _build(path, data, located) -> FlowDef:
     nodes = {}
     roots = []
     warnings = []
@@ -136,5 +141,5 @@ def _build(path, data, digest, located) -> FlowDef:
             ordered[child] = nodes[child]
     return FlowDef(
         name=data.get("name") or os.path.basename(path), format="flowctrl", file=path, nodes=ordered,
-        roots=tuple(roots), warnings=tuple(warnings), digest=digest,
+        roots=tuple(roots), warnings=tuple(warnings),
     )

@@ -4,7 +4,6 @@ The document walk follows Fluxor's Go loader exactly (§1); the runtime gives th
 README and tests intend (§2/§3 "Rec"). Every divergence is listed in docs/fluxor.md.
 """
 
-import hashlib
 import os
 
 from ..diagnostics import Diagnostic, FlowError
@@ -79,7 +78,6 @@ def load(path, text, options) -> FlowDef:
         name=name, format="fluxor", file=path, nodes=nodes, roots=roots, warnings=tuple(walker.warnings),
         extra={"init": [(n, v) for n, v, _ in doc["init"]], "sets": parse_sets(options.get("sets")),
                "policy": options.get("policy") or "auto"},
-        digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
 
 
