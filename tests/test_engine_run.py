@@ -777,29 +777,6 @@ def test_success_routes_away_from_the_failure_branch():
     assert run.states["on_failed"].reason.startswith("up succeeded")
 
 
-def test_an_outcome_reaches_reporters_once_the_next_task_runs(record):
-    """Early subscribers (the store's journal) see each event as it happens; the others get the
-    events of a task change-over, in order, once the next process exists."""
-    run = new_run(flow_of(sh("a", "true"), sh("b", "true", deps=[Dep(node="a")])))
-    seen = {}
-
-    def watcher(kind):
-        def callback(event):
-            if event.type == "task_finished" and event.task == "a":
-                execution = run.executions.get("b")
-                seen[kind] = bool(execution and execution.current and execution.current.processes)
-        return callback
-
-    run.bus.subscribe(watcher("early"), early=True)
-    run.bus.subscribe(watcher("late"))
-    rec = record(run)
-    assert finish(run) == 0
-    assert seen == {"early": False, "late": True}
-    assert [(e.type, e.task) for e in rec.types("task_started", "task_finished")] == [
-        ("task_started", "a"), ("task_finished", "a"), ("task_started", "b"), ("task_finished", "b"),
-    ]
-
-
 def test_max_parallel_limits_concurrent_tasks(record):
     run = new_run(flow_of(*(sh(f"t{i}", "true") for i in range(4))), max_parallel=2)
     rec = record(run)

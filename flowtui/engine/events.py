@@ -73,48 +73,21 @@ Notice = _event("notice", "level", "message", "task")  # warnings the user shoul
 
 
 class Bus:
-    """Synchronous fan-out on the engine thread; subscribers must not block.
+    """Synchronous fan-out on the engine thread; subscribers must not block."""
 
-    `early` subscribers (the run store's journal, runtimes) get each event the moment it is
-    emitted. The others (printers, reports, the TUI, the socket) may be held back while the
-    scheduler goes from a finished task to the next one, and then get every held event in order:
-    their work overlaps the next process's start-up instead of delaying it.
-    """
-
-    __slots__ = ("_early", "_late", "_held")
+    __slots__ = ("_subscribers",)
 
     def __init__(self):
-        self._early, self._late = [], []
-        self._held = None
+        self._subscribers = []
 
-    def subscribe(self, callback, early=False):
-        (self._early if early else self._late).append(callback)
+    def subscribe(self, callback):
+        self._subscribers.append(callback)
         return callback
 
     def unsubscribe(self, callback):
-        for subscribers in (self._early, self._late):
-            if callback in subscribers:
-                subscribers.remove(callback)
+        if callback in self._subscribers:
+            self._subscribers.remove(callback)
 
     def emit(self, event):
-        for callback in self._early:
+        for callback in self._subscribers:
             callback(event)
-        if self._held is not None:
-            self._held.append(event)
-            return
-        for callback in self._late:
-            callback(event)
-
-    def hold(self) -> bool:
-        """Hold events back from the late subscribers; True when this call owns the hold."""
-        if self._held is not None:
-            return False
-        self._held = []
-        return True
-
-    def release(self):
-        """Deliver what was held, in order, and stop holding."""
-        held, self._held = self._held or [], None
-        for event in held:
-            for callback in self._late:
-                callback(event)

@@ -373,17 +373,12 @@ class Run:
         if execution is None or execution.state is not state:
             return  # the node was reset while this attempt finished; drop the stale result
         state.exit_code, state.output, state.error, state.errored = exit_code, output, error, errored
-        holding = self.bus.hold()  # report this outcome once whatever it unblocks has started
-        try:
-            if status == SUCCEEDED and self.children[nid]:
-                self._start_group(nid)
-            else:
-                self._finish(nid, status)
-            self._pump()
-            self._check_done()
-        finally:
-            if holding:
-                self.bus.release()
+        if status == SUCCEEDED and self.children[nid]:
+            self._start_group(nid)
+        else:
+            self._finish(nid, status)
+        self._pump()
+        self._check_done()
 
     def _start_group(self, nid):
         state = self.states[nid]

@@ -40,7 +40,7 @@ class FloeRuntime(Runtime):
         names = wsp.lock_names(info["flow_id"], info.get("resource_tags", ()), info.get("reuse_space"))
         holder = f"run {run.run_id} of flow {info['flow_id']}, pid {os.getpid()}"
         self.locks = wsp.Locks(os.path.join(base, "floe-locks"), names, holder)
-        run.bus.subscribe(self._on_event, early=True)
+        run.bus.subscribe(self._on_event)
 
     def _on_event(self, event):
         if isinstance(event, RunFinished):

@@ -63,7 +63,7 @@ class StoreWriter:
             for nid, node in run.nodes.items()
         ]
         self._queue.put([("init", {**header, "nodes": nodes})])
-        run.bus.subscribe(self._on_event, early=True)  # the journal must precede the next spawn
+        run.bus.subscribe(self._on_event)
         run.spawn_watchers.append(self._on_spawn)
         self._thread = threading.Thread(target=self._work, name="flowtui-store", daemon=True)
         self._thread.start()
