@@ -16,7 +16,18 @@ _READ_SIZE = 65536
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _DOOMED = set()  # process groups sent SIGTERM and not yet known to be gone
 _SEALED = []  # non-empty once inherited descriptors were made close-on-exec
-_HOME = []  # a descriptor of the runner's own working directory, to come back to after a chdir
+_HOME = []  # [descriptor of the runner's working directory, or None when it cannot be opened]
+
+
+def _home():
+    """A descriptor to come back to the runner's directory after a chdir (O_PATH: even one it may
+    not read), opened once; None if there is none: tasks with a directory then use subprocess."""
+    if not _HOME:
+        try:
+            _HOME.append(os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC))
+        except OSError:
+            _HOME.append(None)
+    return _HOME[0]
 
 
 def kill_stragglers():
@@ -116,7 +127,7 @@ class Process:
             reactor.call_soon(self._fail_to_start, message, code)
 
     def _start(self, argv, env, cwd, pty, owns_cwd):
-        if pty or (cwd and not owns_cwd) or not hasattr(os, "posix_spawn"):
+        if pty or (cwd and not (owns_cwd and _home() is not None)) or not hasattr(os, "posix_spawn"):
             self._popen(argv, env, cwd, pty)
         elif cwd:
             self._spawn_in(cwd, argv, env)
@@ -161,13 +172,11 @@ class Process:
         """posix_spawn in `cwd` (Python's has no chdir action): the runner itself changes directory
         around the spawn, as Ruby's posix-spawn does. Only for callers whose process has no other
         thread resolving relative paths meanwhile (`owns_cwd`); the rest go through subprocess."""
-        if not _HOME:
-            _HOME.append(os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
         os.chdir(cwd)
         try:
             self._spawn(argv, env)
         finally:
-            os.fchdir(_HOME[0])
+            os.fchdir(_home())
 
     def _popen(self, argv, env, cwd, pty):
         import subprocess
