@@ -275,10 +275,13 @@ def test_output_streams_line_by_line_and_the_partial_last_line_is_flushed(tmp_pa
 
 def test_line_splitter_keeps_partial_lines_and_split_characters():
     splitter = LineSplitter()
-    assert splitter.feed(b"a\r\nb") == ["a"]
-    assert splitter.feed("c\u00e9\n".encode()[:3]) == []  # the é is cut in two
-    assert splitter.feed("c\u00e9\n".encode()[3:] + b"tail") == ["bc\u00e9"]
-    assert splitter.flush() == ["tail"] and splitter.flush() == []
+    assert splitter.feed(b"a\r\nb") == "a"
+    assert splitter.feed("c\u00e9\n".encode()[:3]) is None  # the é is cut in two
+    assert splitter.feed("c\u00e9\n".encode()[3:] + b"tail") == "bc\u00e9"
+    assert splitter.feed(b"\n\nx\r\r\ny\n") == "tail\n\nx\ny"  # empty lines kept, every line's CRs dropped
+    assert splitter.flush() is None
+    splitter.feed(b"end")
+    assert splitter.flush() == "end" and splitter.flush() is None
 
 
 def test_long_lines_arrive_whole(record):
@@ -898,3 +901,24 @@ def test_a_wide_join_waits_for_all_and_sees_an_impossible_dependency_at_once(tmp
     finish(run)
     assert statuses(run, "failing", "merge", "slow") == {"failing": "failed", "merge": "not_run", "slow": "succeeded"}
     assert run.states["merge"].finished_at <= run.states["slow"].finished_at
+
+
+def test_output_text_and_lines_agree_and_headless_reporters_never_split_them(tmp_path):
+    from flowtui.engine.events import TaskOutput, from_json
+    from flowtui.reporters.console import ConsolePrinter
+    from flowtui.reporters.tails import Tails
+
+    event = TaskOutput("t", "stdout", text="a\n\nb")
+    assert event.lines == ["a", "", "b"] and from_json(event.to_json()).text == "a\n\nb"
+    assert TaskOutput("t", "stdout", ["x", "y"]).text == "x\ny"
+    run = new_run(flow_of(sh("t", "printf 'one\\ntwo\\n'; printf three")))
+    seen = []
+    run.bus.subscribe(lambda e: seen.append(e) if e.type == "task_output" else None)
+    out = tmp_path / "out.txt"
+    with open(out, "w") as handle:
+        tails = Tails(run.bus)
+        ConsolePrinter(run, handle, tails, color=False, github=False)
+        assert finish(run) == 0
+    assert "[t] one\n[t] two\n[t] three\n" in out.read_text()
+    assert tails.get("t") == ["one", "two", "three"]
+    assert seen and all(e._lines is None for e in seen)  # a flood stays one string per read

@@ -55,8 +55,30 @@ RunReopened = _event("run_reopened", "by")
 RunFinished = _event("run_finished", "status", "exit_code")
 TaskStatus = _event("task_status", "task", "status")  # non-terminal changes: waiting, queued, pending…
 TaskStarted = _event("task_started", "task", "attempt", "iteration")
-# `lines` batches what one read produced; the JSON Lines writer emits one object per line.
-TaskOutput = _event("task_output", "task", "stream", "lines", "hook")
+
+
+class TaskOutput(Event):
+    """What one read of a task's output held: complete lines, as `text` joined by newlines, and as
+    `lines`, split only when a subscriber asks. The printer and the store write `text` whole, so a
+    flood of short lines does not become a million string objects nobody looks at one by one.
+    The JSON Lines writer emits one object per line."""
+
+    __slots__ = ("task", "stream", "text", "hook", "_lines")
+    type = "task_output"
+    names = ("task", "stream", "lines", "hook")
+
+    def __init__(self, task, stream, lines=None, hook=None, *, text=None, ts=None):
+        self.task, self.stream, self.hook = task, stream, hook
+        self._lines = None if lines is None else list(lines)
+        self.text = "\n".join(self._lines) if text is None else text
+        self.ts = time.time() if ts is None else ts
+
+    @property
+    def lines(self) -> list:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines
+
 HookStarted = _event("hook_started", "task", "hook")
 HookFinished = _event("hook_finished", "task", "hook", "exit_code")
 TaskRetrying = _event("task_retrying", "task", "attempt", "delay", "exit_code")

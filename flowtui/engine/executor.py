@@ -37,13 +37,17 @@ class ActionContext:
         if lines:
             self.run.emit(TaskOutput(self.node.id, stream, lines, self.hook))
 
+    def output_text(self, stream, text):
+        """Complete lines joined by newlines, as a process's output arrives."""
+        self.run.emit(TaskOutput(self.node.id, stream, None, self.hook, text=text))
+
     def spawn(self, argv, *, env=None, cwd=None, pty=None, on_exit=None) -> Process:
         """Start a process whose output streams into this task; on exit, finish with its code."""
         proc = Process(
             self.reactor, argv, env=env if env is not None else self.env,
             cwd=cwd if cwd is not None else self.cwd,
             pty=self.node.pty if pty is None else pty, owns_cwd=self.run.owns_cwd,
-            on_lines=self.output, on_exit=on_exit or (lambda code: self.done(code)),
+            on_output=self.output_text, on_exit=on_exit or (lambda code: self.done(code)),
         )
         self.processes.append(proc)
         if proc.pid is not None:

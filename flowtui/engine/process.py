@@ -76,7 +76,7 @@ def argv_for(cmd: str):
 
 
 class LineSplitter:
-    """Turns a byte stream into complete text lines; keeps the partial tail for the next chunk."""
+    """Turns a byte stream into blocks of complete text lines; keeps the partial tail for the next chunk."""
 
     __slots__ = ("_tail",)
 
@@ -84,30 +84,35 @@ class LineSplitter:
         self._tail = b""
 
     def feed(self, chunk: bytes):
-        """Complete lines of `chunk`, decoded at once: no per-line Python work on a flood."""
+        """The complete lines of `chunk` as one text (joined by newlines), or None: decoded at once
+        and never split here, so a flood costs a few C calls per read whatever its line count."""
         data = self._tail + chunk if self._tail else chunk
         end = data.rfind(b"\n")
         if end < 0:
             self._tail = data
-            return []
+            return None
         self._tail = data[end + 1:]
-        text = data[:end].decode("utf-8", "replace")
-        lines = text.split("\n")
-        return [line.rstrip("\r") for line in lines] if "\r" in text else lines
+        return _without_cr(data[:end].decode("utf-8", "replace"))
 
     def flush(self):
         tail, self._tail = self._tail, b""
-        return [tail.decode("utf-8", "replace").rstrip("\r")] if tail else []
+        return _without_cr(tail.decode("utf-8", "replace")) if tail else None
+
+
+def _without_cr(text):
+    """CRLF line ends (and any carriage returns ending a line) dropped, as a terminal shows them."""
+    return "\n".join(line.rstrip("\r") for line in text.split("\n")) if "\r" in text else text
 
 
 class Process:
-    """One running command. `on_lines(stream, lines)` streams output; `on_exit(code)` ends it.
+    """One running command. `on_output(stream, text)` streams output, complete lines joined by
+    newlines; `on_exit(code)` ends it.
 
     Exit codes follow the shell: 128+N when killed by signal N, 127 when the program is missing.
     """
 
-    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, on_lines, on_exit):
-        self.reactor, self.on_lines, self.on_exit = reactor, on_lines, on_exit
+    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, on_output, on_exit):
+        self.reactor, self.on_output, self.on_exit = reactor, on_output, on_exit
         self.returncode = None
         self.popen = None  # only when spawned through subprocess (pty, working directory)
         self._status = None  # wait status of a posix_spawn'ed child
@@ -223,9 +228,9 @@ class Process:
             self._close_stream(fd)
             self._output_ended()
             return False
-        lines = splitter.feed(chunk)
-        if lines:
-            self.on_lines(stream, lines)
+        text = splitter.feed(chunk)
+        if text is not None:
+            self.on_output(stream, text)
         return True
 
     def _output_ended(self):
@@ -241,8 +246,8 @@ class Process:
         stream, splitter = self._streams.pop(fd)
         self.reactor.remove_reader(fd)
         tail = splitter.flush()
-        if tail:
-            self.on_lines(stream, tail)
+        if tail is not None:
+            self.on_output(stream, tail)
         if stream == "pty":
             os.close(fd)
             self.stdin_fd = None
@@ -298,7 +303,7 @@ class Process:
 
     def _fail_to_start(self, message, code):
         self.returncode = code
-        self.on_lines("stderr", [message])
+        self.on_output("stderr", message)
         self.on_exit(code)
 
     # -- control --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class ConsolePrinter:
             handler(event)
 
     # -- output -------------------------------------------------------------------------------
-    def _lines(self, task, lines, stream, hook):
+    def _lines(self, task, text, stream, hook):
         prefix = self._prefix.get(task)
         if prefix is None:
             prefix = self._prefix[task] = self._paint(f"[{task}]", "36") + " "
@@ -42,10 +42,10 @@ class ConsolePrinter:
             prefix += self._paint(f"({hook})", "2") + " "
         if stream == "stderr" and self.color:
             prefix += "\x1b[2m!\x1b[0m "
-        return prefix + ("\n" + prefix).join(lines) + "\n"
+        return prefix + text.replace("\n", "\n" + prefix) + "\n"
 
     def on_task_output(self, event):
-        text = self._lines(event.task, event.lines, event.stream, event.hook)
+        text = self._lines(event.task, event.text, event.stream, event.hook)
         if self.github and self._group != event.task:
             self._held.setdefault(event.task, []).append(text)
         else:

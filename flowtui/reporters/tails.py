@@ -16,7 +16,7 @@ class Tails:
             tail = self._tails.get(event.task)
             if tail is None:
                 tail = self._tails[event.task] = deque(maxlen=self.size)
-            tail.extend(event.lines[-self.size:])
+            tail.extend(event.text.rsplit("\n", self.size)[-self.size:])  # no split of a whole flood
         elif event.type == "task_started" and event.attempt > 1:
             self._tails.pop(event.task, None)  # show the attempt that counts
 

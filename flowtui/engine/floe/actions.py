@@ -64,11 +64,11 @@ def _poll(ctx, spec):
 
     listing = []
 
-    def lines(stream, batch):
+    def output(stream, text):
         if stream == "stdout":
-            listing.extend(batch)
+            listing.append(text)
         else:
-            ctx.output(stream, batch)
+            ctx.output_text(stream, text)
 
     def finished(code):
         if code != 0:
@@ -82,7 +82,7 @@ def _poll(ctx, spec):
         ctx.done(0, output=merge_opts(ctx.params["opts"], picked))
 
     proc = Process(ctx.reactor, ls_remote_argv(spec), env=git_env(ctx.run.runtime.git_key), cwd=None,
-                   on_lines=lines, on_exit=finished)
+                   on_output=output, on_exit=finished)
     ctx.processes.append(proc)
 
 

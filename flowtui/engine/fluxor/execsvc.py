@@ -78,7 +78,7 @@ class Session:
     def start(self):
         proc = Process(
             self.ctx.reactor, [_shell(), "-c", self.script()], env=self.env, cwd=self.cwd, pty=False,
-            on_lines=self.lines, on_exit=self.exited,
+            on_output=lambda stream, text: self.lines(stream, text.split("\n")), on_exit=self.exited,
         )
         self.proc = proc
         self.ctx.processes.append(proc)

@@ -201,7 +201,7 @@ class StoreWriter:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 handle = self._logs[event.task] = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
             prefix = f"[{event.hook}] " if event.hook else ""
-            handle.write(prefix + ("\n" + prefix).join(event.lines) + "\n")  # joined in C: floods are long
+            handle.write(prefix + event.text.replace("\n", "\n" + prefix) + "\n" if prefix else event.text + "\n")
             touched.add(handle)
         for handle in touched:
             handle.flush()
