@@ -237,6 +237,22 @@ def _resume(args, state_dir, out, err):
     return _resume_from_store(args, state_dir, out, err)
 
 
+def _start_form(flow, missing, use_tui, err):
+    """Values for the trigger's fields `missing` from `--set`: the TUI's form, else a prompt on a
+    terminal; None (said why on `err`) when cancelled or when nobody can answer."""
+    if use_tui:
+        from .screens.prerun import InputForm
+
+        answers = InputForm(flow.extra["inputs"], missing).run()
+        if answers is None:
+            err.write("flowtui: start form cancelled; nothing was run\n")
+        return answers
+    if not sys.stdin.isatty():
+        err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} (pass --set FIELD=VALUE)\n")
+        return None
+    return _ask_inputs(flow.extra["inputs"], missing, err)
+
+
 def cmd_run(args, out, err):
     if args.max_parallel is not None and args.max_parallel < 1:
         err.write("flowtui: --max-parallel must be at least 1\n")
@@ -267,24 +283,8 @@ def cmd_run(args, out, err):
     for warning in flow.warnings:
         err.write(f"{warning}\n")
     missing = flow.extra.get("missing_inputs")
-    if missing and use_tui:
-        from .screens.prerun import InputForm
-
-        answers = InputForm(flow.extra["inputs"], missing).run()
-        if answers is None:
-            err.write("flowtui: start form cancelled; nothing was run\n")
-            return EXIT_USAGE
-        args.sets.update(answers)
-        loaded = _load(args, err)
-        if isinstance(loaded, int):
-            return loaded
-        flow, runtime = loaded
-    elif missing:
-        if not sys.stdin.isatty():
-            err.write(f"flowtui: {flow.file}: the run needs values for: {', '.join(missing)} "
-                      f"(pass --set FIELD=VALUE)\n")
-            return EXIT_USAGE
-        answers = _ask_inputs(flow.extra["inputs"], missing, err)
+    if missing:
+        answers = _start_form(flow, missing, use_tui, err)
         if answers is None:
             return EXIT_USAGE
         args.sets.update(answers)
