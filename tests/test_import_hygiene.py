@@ -82,3 +82,13 @@ def test_import_contracts_hold():
     result = subprocess.run([str(lint_imports)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 broken." in result.stdout
+
+
+def test_a_fluxor_file_is_read_by_ruamel_alone(tmp_path):
+    """Fluxor's loader reads with ruamel.yaml; telling the format must not import (and parse
+    with) PyYAML as well. Fluxor keys ignore case."""
+    flow = tmp_path / "wf.yaml"
+    flow.write_text("Pipeline:\n  hello:\n    action: printer:print\n    input:\n      message: hi\n")
+    modules = loaded_modules(tmp_path, "run", str(flow), "--no-ui", "--state-dir", str(tmp_path / "state"))
+    assert "flowtui.engine.loaders.fluxor" in modules
+    assert heavy(modules, HEAVY + ("yaml", "jsonschema")) == []

@@ -3,7 +3,6 @@
 The download runs on a worker thread; its output and result return through the reactor.
 """
 
-import hashlib
 import os
 import shutil
 from urllib.parse import urlparse
@@ -46,6 +45,8 @@ def plan(opts, ws, cache_dir):
 
 
 def digest_of(path, algo):
+    import hashlib  # only for fetches with a checksum: not on every Floe run's start-up
+
     hasher = hashlib.new(algo)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -10,6 +10,7 @@ Floe's `load` also takes `document=`: the positioned parse that detection alread
 import importlib
 import json
 import os
+import re
 
 from ..diagnostics import Diagnostic, FlowError
 
@@ -77,10 +78,16 @@ def _sniff(path, text):
             if path.endswith(".json"):
                 raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
     if data is None:
+        if _FLUXOR_KEY.search(text):
+            return "fluxor", None  # ruamel reads Fluxor files: PyYAML need not parse (nor import) too
         from ..floe import yamlpos
 
         data = document = yamlpos.parse(path, text)
     return _format(path, data), document
+
+
+# A top-level `pipeline:` key in block style (Fluxor ignores the key's case), found without parsing.
+_FLUXOR_KEY = re.compile(r"^pipeline[ \t]*:(?:[ \t]|$)", re.IGNORECASE | re.MULTILINE)
 
 
 def _format(path, data):
