@@ -52,7 +52,7 @@ def test_a_valid_file_never_imports_jsonschema(tmp_path, sketch):
     cold = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)  # first run: validated
     warm = loaded_modules(tmp_path, "run", sketch, "--no-ui", "--state-dir", state)  # cached
     for modules in (cold, warm):
-        assert heavy(modules, HEAVY + ("jsonschema", "referencing", "yaml", "ruamel")) == []
+        assert heavy(modules, HEAVY + ("jsonschema", "referencing", "yaml", "ruamel", "hashlib")) == []
 
 
 def test_an_invalid_file_is_explained_by_jsonschema(tmp_path):
@@ -91,4 +91,14 @@ def test_a_fluxor_file_is_read_by_ruamel_alone(tmp_path):
     flow.write_text("Pipeline:\n  hello:\n    action: printer:print\n    input:\n      message: hi\n")
     modules = loaded_modules(tmp_path, "run", str(flow), "--no-ui", "--state-dir", str(tmp_path / "state"))
     assert "flowtui.engine.loaders.fluxor" in modules
-    assert heavy(modules, HEAVY + ("yaml", "jsonschema")) == []
+    assert heavy(modules, HEAVY + ("yaml", "jsonschema", "hashlib")) == []
+
+
+def test_sha256_without_openssl_matches_hashlib(tmp_path):
+    import hashlib
+
+    from flowtui.engine.sha import file_sha256, sha256_hex
+
+    path = tmp_path / "f"
+    path.write_bytes(b"flowtui\n" * 1000)
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest() == sha256_hex(path.read_bytes())

@@ -121,7 +121,7 @@ try:
     errors = []
 except FlowError as exc:
     errors = [str(d) for d in exc.diagnostics]
-print(json.dumps({"errors": errors, "jsonschema": "jsonschema" in sys.modules, "hashed": "hashlib" in sys.modules}))
+print(json.dumps({"errors": errors, "jsonschema": "jsonschema" in sys.modules, "hashed": "flowtui.engine.sha" in sys.modules}))
 """
 
 

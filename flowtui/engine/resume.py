@@ -9,8 +9,8 @@ counters continue, and the runtime gets its last checkpoint back (Fluxor state, 
 import os
 
 from .model import SUCCEEDED
+from .sha import file_sha256
 from .store import StoreError, reap_orphans
-from .store.writer import file_hash
 
 
 class ResumeError(Exception):
@@ -36,7 +36,7 @@ def load_for_resume(store, run_id, force=False):
     path = record["flow_file"]
     if not path or not os.path.isfile(path):
         raise ResumeError(f"run {rid}: its flow file {path} no longer exists")
-    digest = file_hash(path)
+    digest = file_sha256(path)
     if record["content_hash"] and digest != record["content_hash"]:
         if not force:
             raise ResumeError(

@@ -35,10 +35,9 @@ def load_schema(name) -> dict:
 
 
 def schema_digest(name) -> str:
-    import hashlib
+    from .sha import file_sha256
 
-    with open(os.path.join(SCHEMA_DIR, f"{name}.schema.json"), "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:16]
+    return file_sha256(os.path.join(SCHEMA_DIR, f"{name}.schema.json"))[:16]
 
 
 def _marker(cache_dir, name, digest):

@@ -15,15 +15,15 @@ HOOKS = {"setup-cmd": "setup", "on-ok-cmd": "on_ok", "on-nok-cmd": "on_nok", "te
 KNOWN_KEYS = frozenset({"name", "cmd", "fatal-nok", "timeout", "time", "approve", *HOOKS})
 
 
-# Below this size validating a file costs less than hashing it (and importing hashlib) to look up
-# the validation cache: the cache is for large generated sketches.
+# Below this size validating a file costs less than hashing it to look up the validation cache:
+# the cache is for large generated sketches.
 _CACHED_FROM = 32 * 1024
 
 
 def _digest(text) -> str:
-    import hashlib
+    from ..sha import sha256_hex
 
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text.encode())
 
 
 def load(path, text, options=None) -> FlowDef:

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 
+from ..sha import file_sha256
 from ..statedir import private_subdir
 from ..who import current_user
 from .logfiles import JOURNAL, RUNS, log_name, run_dir
@@ -230,7 +231,7 @@ def _init(conn, d):
     )
     if d["flow_file"] and os.path.exists(d["flow_file"]):
         conn.execute("UPDATE runs SET content_hash = ? WHERE run_id = ? AND content_hash IS NULL",
-                     (file_hash(d["flow_file"]), d["run_id"]))
+                     (file_sha256(d["flow_file"]), d["run_id"]))
     _insert_nodes(conn, d["run_id"], d["nodes"])
 
 
@@ -241,13 +242,6 @@ def _insert_nodes(conn, run_id, nodes):
            ON CONFLICT (run_id, task_id) DO UPDATE SET position = excluded.position, status = excluded.status""",
         [(run_id, *node) for node in nodes],
     )
-
-
-def file_hash(path) -> str:
-    import hashlib
-
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def _run_started(conn, run_id, e):
