@@ -24,6 +24,11 @@ def flowctrl_sequential(count, cmd="/bin/true", name="bench-sequential") -> str:
     return json.dumps({"name": name, "run": actions}, indent=1)
 
 
+def fluxor_one(cmd="/bin/true") -> str:
+    """A Fluxor workflow of one system/exec task."""
+    return f"pipeline:\n  one:\n    action: system/exec:execute\n    input:\n      commands:\n        - {cmd}\n"
+
+
 def flowctrl_large(stages, per_stage, cmd="/bin/true") -> str:
     """`stages` stages of `per_stage` actions each, with a timeout and an estimate on every action."""
     data = {"name": f"bench-{stages * per_stage}"}

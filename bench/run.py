@@ -104,16 +104,26 @@ def cold_start(b):
     flow = b.path("one.json", generate.flowctrl_sequential(1, name="bench-one"))
     warm_dir = b.state_dir()
     harness.run_once(b.flowtui_run(flow, warm_dir))  # leaves the validation cache warm
-    base, warm, cold = alternate(
+    fluxor = b.path("one.fluxor.yaml", generate.fluxor_one())
+    floe = b.path("one.floe.yml", generate.floe_parallel(1))
+    for other in (fluxor, floe):
+        harness.run_once(b.flowtui_run(other, warm_dir))
+    base, warm, cold, fluxor_run, floe_run = alternate(
         b.repeats(15),
         ([PYTHON, "-c", "pass"], {}),
         (b.flowtui_run(flow, warm_dir), {}),
         (lambda i: b.flowtui_run(flow, b.state_dir()), {}),
+        (b.flowtui_run(fluxor, warm_dir), {}),
+        (b.flowtui_run(floe, warm_dir), {}),
     )
     b.record("cold_start_warm_cache", "cold start, 1-task flow (validation cache warm)", warm.median, "s",
              base.median, 3.0, "≤ 3x", stats=(warm, base), flowtui=warm.to_json(), python=base.to_json())
     b.record("cold_start_cold_cache", "cold start, 1-task flow (first run of the file)", cold.median, "s",
              base.median, 3.0, "≤ 3x", stats=(cold, base), flowtui=cold.to_json(), python=base.to_json())
+    b.record("cold_start_fluxor", "cold start, 1-task Fluxor workflow (YAML: ruamel)", fluxor_run.median, "s",
+             base.median, 3.0, "≤ 3x", stats=(fluxor_run, base), flowtui=fluxor_run.to_json())
+    b.record("cold_start_floe", "cold start, 1-task Floe flow (YAML: PyYAML)", floe_run.median, "s",
+             base.median, 3.0, "≤ 3x", stats=(floe_run, base), flowtui=floe_run.to_json())
 
 
 def parallel(b, tasks):
