@@ -9,15 +9,9 @@ import os
 import sys
 
 from . import __version__
+from .commands.history import pair_type
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _key_value(text):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
 
 
 def _seconds(text):
@@ -34,7 +28,7 @@ def _seconds(text):
 def _format_args(p):
     p.add_argument("--format", default="auto", choices=["auto", "flowctrl", "fluxor", "floe"],
                    help="file format (default: detect)")
-    p.add_argument("--set", dest="sets", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", dest="sets", action="append", type=pair_type("KEY"), default=[], metavar="KEY=VALUE",
                    help="Fluxor initial state / Floe form values / environment for Flow-CTRL tasks (repeatable)")
     p.add_argument("--flow", help="Floe: the flow to run when the config holds several")
     p.add_argument("--trigger", help="Floe: the trigger that starts the run")

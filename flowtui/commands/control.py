@@ -6,14 +6,7 @@ ended (failed, stopped, or its runner died) is resumed from the store and runs h
 
 import argparse
 
-from .history import EXIT_NOTHING, EXIT_OK, EXIT_USAGE, state_dir_arg
-
-
-def _field(text):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
-    return key, value
+from .history import EXIT_NOTHING, EXIT_OK, EXIT_USAGE, pair_type, state_dir_arg
 
 
 def add_parsers(sub):
@@ -47,7 +40,7 @@ def add_parsers(sub):
         p.add_argument("run", metavar="RUN", nargs="?", help="run id (default: the only live run)")
         p.add_argument("--reason", help="why (recorded with who and when)")
         if op == "approve":
-            p.add_argument("--set", dest="values", action="append", type=_field, default=[], metavar="FIELD=VALUE",
+            p.add_argument("--set", dest="values", action="append", type=pair_type("FIELD"), default=[], metavar="FIELD=VALUE",
                            help="answer a field of the approval form (repeatable)")
         state_dir_arg(p)
         p.set_defaults(handler=cmd_task_op, op=op)

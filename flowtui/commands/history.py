@@ -5,6 +5,16 @@ import argparse
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
 
+def pair_type(label):
+    """An argparse `type` for LABEL=VALUE options (`--set`), giving (key, value)."""
+    def pair(text):
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected {label}=VALUE, got {text!r}")
+        return key, value
+    return pair
+
+
 def state_dir_arg(parser):
     parser.add_argument("--state-dir", help="where runs, logs and sockets live (default: $FLOWTUI_STATE_DIR, "
                         "else the user state dir)")
