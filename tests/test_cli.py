@@ -47,8 +47,8 @@ GATED = {
 
 @pytest.fixture
 def env(tmp_path):
-    """A clean environment: no CI markers, a private state dir."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "NO_COLOR")}
+    """A clean environment: no CI markers, a private state dir, Python's default buffering."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "NO_COLOR", "PYTHONUNBUFFERED")}
     clean["FLOWTUI_STATE_DIR"] = str(tmp_path / "state")
     return clean
 
@@ -452,6 +452,23 @@ def test_github_groups_stay_whole_with_parallel_tasks(tmp_path):
     assert [(task, re.findall(r"^\[\w\] (\w+)$", body, re.M)) for task, body in blocks] == [
         ("a", ["a1", "a2"]), ("b", ["b1", "b2"]), ("c", ["c1"])]
     assert out.getvalue().count("::group::") == 3
+
+
+# -- streaming -------------------------------------------------------------------------------------
+def test_piped_output_streams_while_the_task_runs(flowtui_cmd, tmp_path, env):
+    """CI reads a pipe: each line must arrive while the task still runs, not when the run ends."""
+    from .test_engine_run import wait_file
+
+    sketch = {"one": [{"name": "a", "cmd": f"echo first; {wait_file(tmp_path / 'go')}; echo second"}]}
+    proc, seen = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[one/a] first\n")
+    try:
+        assert "\u25b6 one/a started\n".encode() in seen and b"second" not in seen
+        (tmp_path / "go").touch()
+        out, err = proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "[one/a] second\n\u2714 one/a succeeded" in (seen + out).decode()
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------------

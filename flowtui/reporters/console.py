@@ -10,8 +10,17 @@ _STYLES = {
 }
 
 
+# Written (and flushed) as soon as they happen: a prompt or the end may follow at once.
+_AT_ONCE = frozenset({"approval_requested", "run_paused", "run_stopping", "run_finished", "notice"})
+
+
 class ConsolePrinter:
-    """Subscribes to a run's events and writes lines to `out` (a text stream)."""
+    """Subscribes to a run's events and writes lines to `out` (a text stream).
+
+    What one turn of the engine's loop prints is written and flushed together at the end of the
+    turn: a log piped to CI streams even when Python would buffer it (no PYTHONUNBUFFERED), and a
+    flood or a thousand short tasks cost a write per turn, not one per line.
+    """
 
     def __init__(self, run, out, tails, *, color=None, github=None):
         self.run, self.out, self.tails = run, out, tails
@@ -20,18 +29,31 @@ class ConsolePrinter:
         self._group = None  # GitHub Actions: the task whose output streams inside the open group
         self._held = {}  # GitHub Actions: output of other tasks, printed in their own group
         self._prefix = {}
+        self._parts = []  # written this turn, not yet handed to `out`
         run.bus.subscribe(self)
 
     def _paint(self, text, code):
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
     def _write(self, text):
-        self.out.write(text)
+        parts = self._parts
+        parts.append(text)
+        if len(parts) == 1:
+            self.run.reactor.call_soon(self.flush)
+
+    def flush(self):
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts.clear()
+            self.out.write(text)
+        self.out.flush()
 
     def __call__(self, event):
         handler = getattr(self, "on_" + event.type, None)
         if handler is not None:
             handler(event)
+            if event.type in _AT_ONCE:
+                self.flush()
 
     # -- output -------------------------------------------------------------------------------
     def _lines(self, task, text, stream, hook):
@@ -159,4 +181,3 @@ class ConsolePrinter:
             tail = self.tails.get(first_failure, 20)
             if tail:
                 self._write("  " + "\n  ".join(tail) + "\n")
-        self.out.flush()
