@@ -172,6 +172,29 @@ def test_the_journal_covers_outcomes_the_store_had_not_committed(tmp_path, state
     assert events.order() == ["s/broken"] and lines(tmp_path, "done") == ["done"]
 
 
+def test_the_journal_is_json_lines_in_the_order_things_happened(tmp_path, state_dir):
+    from flowtui.engine.store.logfiles import read_journal
+
+    name = 'q"uote \\ back é ✓'
+    flow_file = sketch(tmp_path / "flow.json", {"s": [{"name": name, "cmd": "exit 3"}, {"name": "next", "cmd": "true"}]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(flow_file), None, options)
+    run = Run(flow, runtime)
+    with Recording(run, state_dir, options):
+        assert run.run_to_end() == 1
+    journal = read_journal(state_dir, run.run_id)
+    assert journal[0]["run"]["run_id"] == run.run_id
+    task = f"s/{name}"
+    pgid = next(e["pgid"] for e in journal if e.get("of") == task)
+    assert [{k: v for k, v in e.items() if k != "at"} for e in journal[1:4]] == [
+        {"task": task, "status": "running", "attempt": 1, "iteration": 1},
+        {"pgid": pgid, "of": task},
+        {"task": task, "status": "failed", "exit_code": 3, "attempt": 1, "iteration": 1,
+         "duration": run.states[task].duration()},
+    ]
+    assert [e.get("status") for e in journal[4:]] == ["running", None, "succeeded"] and isinstance(journal[3]["at"], float)
+
+
 def test_a_resumed_fluxor_workflow_gets_its_state_back(tmp_path, state_dir):
     workflow = tmp_path / "wf.yaml"
     workflow.write_text(f"""

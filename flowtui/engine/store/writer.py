@@ -6,10 +6,12 @@ second rather than once per event. The thread applies each batch in one transact
 task output to the per-task log files.
 """
 
+import json
 import os
 import queue
 import threading
 import time
+from json.encoder import encode_basestring_ascii as _q
 
 from ..sha import file_sha256
 from ..statedir import private_subdir
@@ -24,6 +26,11 @@ _AT_ONCE = frozenset({"run_started", "run_paused", "run_resumed", "run_stopping"
 _CHECKPOINT_EVERY = 0.2  # seconds: a crash may lose the runtime state of the last 0.2 s
 _STOP = object()
 ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
+
+
+def _n(value):
+    """A journal number: an int, a float or None (JSON null)."""
+    return "null" if value is None else repr(value)
 
 
 class StoreWriter:
@@ -57,7 +64,7 @@ class StoreWriter:
         }
         # The header goes to the journal at once: a runner killed before the thread's first commit
         # is still known to `reap_orphans`, which records the run from it (RunStore.recover).
-        self._journal({"run": header})
+        self._journal(json.dumps({"run": header}), now=True)
         nodes = [
             (nid, node.name, node.parent, run.order[nid], node.is_task, run.states[nid].status,
              run.states[nid].attempt, run.states[nid].iteration)
@@ -76,16 +83,16 @@ class StoreWriter:
             self._enqueue(event)
             if kind in _AT_ONCE:
                 self._hand_over()
-        if kind == "task_started":  # written before the task's process exists, with what came before
-            self._journal({"task": event.task, "status": "running", "attempt": event.attempt,
-                           "iteration": event.iteration, "at": event.ts}, now=True)
+        if kind == "task_started":
+            self._journal(f'{{"task": {_q(event.task)}, "status": "running", "attempt": {event.attempt}, '
+                          f'"iteration": {_n(event.iteration)}, "at": {event.ts!r}}}')
         elif kind == "task_retrying":
-            self._journal({"task": event.task, "status": "retrying", "exit_code": event.exit_code,
-                           "attempt": event.attempt, "at": event.ts})
+            self._journal(f'{{"task": {_q(event.task)}, "status": "retrying", "exit_code": {_n(event.exit_code)}, '
+                          f'"attempt": {event.attempt}, "at": {event.ts!r}}}')
         elif kind == "task_finished":
-            self._journal({"task": event.task, "status": event.status, "exit_code": event.exit_code,
-                           "attempt": event.attempt, "iteration": event.iteration, "at": event.ts,
-                           "duration": event.duration})
+            self._journal(f'{{"task": {_q(event.task)}, "status": {_q(event.status)}, "exit_code": {_n(event.exit_code)}, '
+                          f'"attempt": {event.attempt}, "iteration": {_n(event.iteration)}, "at": {event.ts!r}, '
+                          f'"duration": {_n(event.duration)}}}')
         if kind == "run_finished":
             self._checkpoint()
         elif kind == "task_finished" and not self._checkpoint_due:
@@ -98,8 +105,6 @@ class StoreWriter:
         self._checkpoint_due = False
         data = self.run.runtime.checkpoint()
         if data:
-            import json
-
             self._enqueue(("checkpoint", json.dumps(data)))
 
     def _enqueue(self, item):
@@ -114,17 +119,16 @@ class StoreWriter:
             self._pending = []
 
     def _on_spawn(self, task_id, pgid):
-        self._journal({"pgid": pgid, "of": task_id})
+        self._journal(f'{{"pgid": {pgid}, "of": {_q(task_id)}}}', now=True)
 
-    def _journal(self, entry, now=False):
+    def _journal(self, line, now=False):
         """Appended on this thread, not queued: what a runner killed a moment later must not lose.
 
-        Entries are written together at the end of the loop turn, and at once before a task
-        starts: whatever ended before a new process exists is on disk when it does.
+        Lines are written together at the end of the loop turn, and at once when a process was
+        started: its group is on disk, with the task's start and whatever ended before, before the
+        engine goes on (one write per task).
         """
-        import json
-
-        self._journal_lines.append(json.dumps(entry))
+        self._journal_lines.append(line)
         if now:
             self._flush_journal()
         elif not self._journal_due:
@@ -311,15 +315,11 @@ _HANDLERS = {
 
 
 def _dumps(value):
-    import json
-
     return json.dumps(value, sort_keys=True)
 
 
 def _jsonable(options) -> dict:
     """The load options that can be stored as JSON (sets, format, flow, trigger…)."""
-    import json
-
     out = {}
     for key, value in dict(options).items():
         try:
