@@ -128,7 +128,8 @@ def exec_(ctx):
         env["GIT_SSH_COMMAND"] = f"ssh -i {key}"
     env["FLOEWS"] = ws
     cwd = os.path.join(ws, str(get_ci(opts, "sub-dir") or ""))
-    os.makedirs(cwd, exist_ok=True)
+    if not os.path.isdir(cwd):  # one stat when it exists, as it does after the first task
+        os.makedirs(cwd, exist_ok=True)
     ctx.spawn([cmd, *args], env=env, cwd=cwd)
 
 
