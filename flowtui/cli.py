@@ -37,6 +37,37 @@ def _format_args(p):
                    "else the user state dir)")
 
 
+def _columns():
+    """The terminal's width as `shutil.get_terminal_size` reads it: $COLUMNS, else stdout's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, given the width: without it, HelpFormatter imports shutil (and with it
+    bz2, lzma and zlib), ~3 ms of every start, since each add_argument builds a formatter."""
+
+    def __init__(self, prog, **kwargs):
+        kwargs.setdefault("width", _columns() - 2)
+        super().__init__(prog, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (and subcommand parsers, which take the parser's class) using `_Formatter`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 class _OnlyOne:
     """Subparsers that define only the command being run. Building every subcommand's parser costs
     ~8 ms at each start (argparse looks up a translation for each of them), a third of Python's own
@@ -61,7 +92,7 @@ class _Ignored:
 
 def build_parser(only=None):
     """The whole command line, or (`only`) just that command's; None when `only` is no command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flowtui", description="Run Flow-CTRL, Fluxor and Floe workflows in a terminal UI or headless.",
         epilog="Exit codes: 0 succeeded, 1 failed, 2 usage error or invalid flow, 3 stopped or cancelled, "
                "130 interrupted.",
