@@ -35,11 +35,11 @@ class ConsolePrinter:
     def _paint(self, text, code):
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
-    def _write(self, text):
+    def _write(self, *texts):
         parts = self._parts
-        parts.append(text)
-        if len(parts) == 1:
+        if not parts:
             self.run.reactor.call_soon(self.flush)
+        parts.extend(texts)
 
     def flush(self):
         if self._parts:
@@ -57,6 +57,7 @@ class ConsolePrinter:
 
     # -- output -------------------------------------------------------------------------------
     def _lines(self, task, text, stream, hook):
+        """Each line of `text` attributed: the pieces to write, joined only once per turn."""
         prefix = self._prefix.get(task)
         if prefix is None:
             prefix = self._prefix[task] = self._paint(f"[{task}]", "36") + " "
@@ -64,14 +65,14 @@ class ConsolePrinter:
             prefix += self._paint(f"({hook})", "2") + " "
         if stream == "stderr" and self.color:
             prefix += "\x1b[2m!\x1b[0m "
-        return prefix + text.replace("\n", "\n" + prefix) + "\n"
+        return prefix, text.replace("\n", "\n" + prefix), "\n"
 
     def on_task_output(self, event):
-        text = self._lines(event.task, event.text, event.stream, event.hook)
+        parts = self._lines(event.task, event.text, event.stream, event.hook)
         if self.github and self._group != event.task:
-            self._held.setdefault(event.task, []).append(text)
+            self._held.setdefault(event.task, []).append("".join(parts))
         else:
-            self._write(text)
+            self._write(*parts)
 
     # -- task lifecycle ------------------------------------------------------------------------
     def on_task_started(self, event):
