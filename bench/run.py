@@ -255,13 +255,14 @@ def tui(b, tasks, lines):
              budget=50.0, budget_text="≤ 50 MB")
 
 
-def _fresh_bytecode():
-    """Measure what users run: byte-compiled modules. With PYTHONDONTWRITEBYTECODE set (as in some
-    shells and CI images) every module edited since its .pyc was written is recompiled at each
-    start, which adds milliseconds per module to every cold start."""
+def _users_defaults():
+    """Measure what users run: byte-compiled modules and Python's default buffering. With
+    PYTHONDONTWRITEBYTECODE set (as in some shells and CI images) every module edited since its .pyc
+    was written is recompiled at each start; PYTHONUNBUFFERED changes how stdout is written."""
     import compileall
 
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.pop("PYTHONUNBUFFERED", None)
     compileall.compile_dir(os.path.join(os.path.dirname(HERE), "flowtui"), quiet=1)
 
 
@@ -278,7 +279,7 @@ def main(argv=None):
     wanted = set(args.only or ["cold", "parallel", "sequential", "flood", "large", "cpu", "tui"])
     if args.no_tui:
         wanted.discard("tui")
-    _fresh_bytecode()
+    _users_defaults()
     workdir = tempfile.mkdtemp(prefix="flowtui-bench-")
     b = Bench(workdir, args.repeat_scale)
     started = time.perf_counter()
