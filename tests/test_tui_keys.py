@@ -291,6 +291,30 @@ def test_follow_search_and_matches(tmp_path):
     drive(go())
 
 
+def test_a_task_starting_right_after_a_move_does_not_take_the_cursor_back(tmp_path):
+    """The user's move is a message the app handles later; following must not undo it meanwhile."""
+    flow, runtime = sketch(tmp_path, {"main": [{"name": n, "cmd": "true"} for n in ("a", "b", "c", "d")]})
+
+    async def go():
+        async with tui(flow, runtime) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            app.set_follow(True)
+            tree = app.task_tree
+            tree.select("main/a")
+            await pilot.pause()
+            app.view.last_started = "main/b"  # as if b had just started
+            tree.action_jump(-1)  # End: the app has not handled its Selected message yet
+            app.follow_started()
+            assert tree.current == tree.rows[-1][0] == "main/d"
+            await pilot.pause()
+            assert not app.follow and tree.current == "main/d"
+            app.set_follow(True)
+            app.follow_started()
+            assert tree.current == "main/b"  # following again: the app's own moves follow
+
+    drive(go())
+
+
 def test_quit_asks_while_active_and_cancels_before_leaving(tmp_path):
     flow, runtime = sketch(tmp_path, {"main": [{"name": "long", "cmd": "sleep 30", "teardown-cmd": "echo tidy"}]})
 

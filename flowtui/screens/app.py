@@ -145,8 +145,8 @@ class FlowApp(App[int]):
             self.refresh_bindings()
         if "reopened" in changed:
             self.summary.display = False
-        if self.follow and "started" in changed and self.view.last_started:
-            self.task_tree.select(self.view.last_started)
+        if "started" in changed:
+            self.follow_started()
         if ("log", self.log_view.task_id) in changed:
             self.log_view.update()
         self.log_title.refresh()
@@ -172,9 +172,16 @@ class FlowApp(App[int]):
         elif self._ticks % round(1 / TICK) == 0:
             self.run_header.refresh()
 
+    def follow_started(self):
+        """Follow mode: select the task that started last, unless the user has just moved."""
+        if self.follow and self.view.last_started and not self.task_tree.user_moved:
+            self.task_tree.select(self.view.last_started)
+
     def on_task_tree_selected(self, message: TaskTree.Selected):
-        if message.user and self.follow:
-            self.set_follow(False)
+        if message.user:
+            self.task_tree.user_moved = False
+            if self.follow:
+                self.set_follow(False)
         self.log_view.show(message.task)
         self.log_title.task_id = message.task
         self.log_title.refresh()

@@ -54,6 +54,9 @@ class TaskTree(ScrollView, can_focus=True):
         self.view = view
         self.clock = clock
         self.rows = []  # [(id, depth)] of the visible (expanded) part of the tree
+        # A user's move whose Selected message the app has not handled yet: following a task that
+        # starts meanwhile must not take the cursor back from where the user just put it.
+        self.user_moved = False
         self.index = {}
         self.cursor = 0
         if len(view.nodes) <= EXPAND_ALL_LIMIT:
@@ -106,6 +109,7 @@ class TaskTree(ScrollView, can_focus=True):
         self.refresh_lines(old)
         self.refresh_lines(row)
         self.scroll_to_region(Region(0, row, 1, 1), animate=False, force=True)
+        self.user_moved = self.user_moved or user
         self.post_message(self.Selected(self.rows[row][0], user))
 
     # -- actions ---------------------------------------------------------------------------------
