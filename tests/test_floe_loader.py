@@ -238,6 +238,7 @@ tasks:
     ("name: f\ntasks: {a: 1}\n", ["2:8: flow `f`: `tasks` must be a list"]),
     ("name: f\ntasks:\n  - name: a\n   listen: x\n", ["4:4: invalid YAML: expected <block end>, but found '<block mapping start>'"]),
     ("common: {store-type: ec2}\nflows: []\n", ["1:22: ec2 is not a supported store (memory or local)"]),
+    ("name: f\ntasks:\n  - name: a\x07\n", ["3:12: invalid YAML: unacceptable character #x0007: special characters are not allowed"]),
 ])
 def test_invalid_flows_are_located_errors(tmp_path, text, errors):
     assert error_of(tmp_path, text) == errors

@@ -306,6 +306,8 @@ def test_aliases_become_nil(tmp_path):
     ("pipeline:\n  a: {action: nop:nop, dependsOn: b}\n  b: {action: nop:nop}\n", ["2:3: dependency cycle: a -> b -> a can never start"]),
     ("pipeline:\n  a:\n    x: {action: nop:nop, dependsOn: b}\n  b: {action: nop:nop}\n", None),
     ("pipeline: [a\n", None),
+    ("pipeline:\n  a:\n    action: nop:nop\x07\n",
+     ["3:20: invalid YAML: unacceptable character #x0007: special characters are not allowed"]),
 ])
 def test_errors_are_located(tmp_path, text, expected):
     found = errors(tmp_path, text)

@@ -1,6 +1,47 @@
 """YAML documents whose mappings and lists remember where each key and value was written."""
 
+import sys
+
 from ..diagnostics import Diagnostic, FlowError
+
+# PyYAML's pure-Python reader compiles this at import: ~7 ms on CPython 3.11, half of `import yaml`
+# (yaml/pyyaml#301). Documents are read by libyaml here; only a syntax error's wording takes the
+# pure reader, and the pattern is compiled then.
+_NON_PRINTABLE = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]"
+
+
+class _LazyPattern:
+    """Stands for `re.compile(pattern)` until something uses it."""
+
+    def __init__(self, compile_, pattern):
+        self._compile, self._pattern, self._compiled = compile_, pattern, None
+
+    def __getattr__(self, name):
+        if self._compiled is None:
+            self._compiled = self._compile(self._pattern)
+        return getattr(self._compiled, name)
+
+
+def _yaml():
+    """PyYAML, imported with its reader's unused pattern left to compile on first use."""
+    module = sys.modules.get("yaml")
+    if module is not None:
+        return module
+    import re
+
+    compile_ = re.compile
+
+    def lazy_non_printable(pattern, flags=0):
+        if pattern == _NON_PRINTABLE and not flags:
+            return _LazyPattern(compile_, pattern)
+        return compile_(pattern, flags)
+
+    re.compile = lazy_non_printable
+    try:
+        import yaml
+    finally:
+        re.compile = compile_
+    return yaml
 
 
 class LocDict(dict):
@@ -24,7 +65,7 @@ def _loader_class(fast=True):
     """A loader keeping positions; `fast` uses libyaml (~10x faster), else PyYAML's own parser,
     whose error messages are the ones users (and tests) see."""
     if fast not in _LOADERS:
-        import yaml
+        yaml = _yaml()
 
         base = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
 
@@ -67,7 +108,7 @@ def clean(text):
 
 def parse(path, text):
     """The document of `text` (cleaned first); invalid YAML raises FlowError located at the problem."""
-    import yaml
+    yaml = _yaml()
 
     cleaned = clean(text)
     try:
@@ -84,13 +125,16 @@ def parse(path, text):
 
 def _pure(path, cleaned):
     """The error path: PyYAML's parser words its errors the same everywhere."""
-    import yaml
+    yaml = _yaml()
 
     try:
         return yaml.load(cleaned, Loader=_loader_class(fast=False))  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.position, int):  # a control character
+            line = cleaned.count("\n", 0, exc.position) + 1
+            col = exc.position - cleaned.rfind("\n", 0, exc.position)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
 

@@ -56,7 +56,13 @@ def compose(path, text):
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
-        raise FlowError([Diagnostic(path, 1, 1, f"invalid YAML: {exc}")]) from None
+        position = getattr(exc, "position", None)  # a ReaderError: where the character is
+        line, col = 1, 1
+        if isinstance(position, int) and 0 <= position <= len(cleaned):
+            line = cleaned.count("\n", 0, position) + 1
+            col = position - cleaned.rfind("\n", 0, position)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {message}")]) from None
     return node
 
 
