@@ -120,7 +120,7 @@ def cold_start(b):
              base.median, 3.0, "≤ 3x", stats=(warm, base), flowtui=warm.to_json(), python=base.to_json())
     b.record("cold_start_cold_cache", "cold start, 1-task flow (first run of the file)", cold.median, "s",
              base.median, 3.0, "≤ 3x", stats=(cold, base), flowtui=cold.to_json(), python=base.to_json())
-    b.record("cold_start_fluxor", "cold start, 1-task Fluxor workflow (YAML: ruamel)", fluxor_run.median, "s",
+    b.record("cold_start_fluxor", "cold start, 1-task Fluxor workflow (YAML 1.2 nodes)", fluxor_run.median, "s",
              base.median, 3.0, "≤ 3x", stats=(fluxor_run, base), flowtui=fluxor_run.to_json())
     b.record("cold_start_floe", "cold start, 1-task Floe flow (YAML: PyYAML)", floe_run.median, "s",
              base.median, 3.0, "≤ 3x", stats=(floe_run, base), flowtui=floe_run.to_json())

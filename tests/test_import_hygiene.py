@@ -84,14 +84,15 @@ def test_import_contracts_hold():
     assert " 0 broken." in result.stdout
 
 
-def test_a_fluxor_file_is_read_by_ruamel_alone(tmp_path):
-    """Fluxor's loader reads with ruamel.yaml; telling the format must not import (and parse
-    with) PyYAML as well. Fluxor keys ignore case."""
+def test_a_fluxor_file_is_read_by_libyaml_alone(tmp_path):
+    """Fluxor's loader composes YAML 1.2 nodes with libyaml (PyYAML's binding): no second YAML
+    library, no jsonschema, no OpenSSL. Fluxor keys ignore case."""
     flow = tmp_path / "wf.yaml"
     flow.write_text("Pipeline:\n  hello:\n    action: printer:print\n    input:\n      message: hi\n")
     modules = loaded_modules(tmp_path, "run", str(flow), "--no-ui", "--state-dir", str(tmp_path / "state"))
     assert "flowtui.engine.loaders.fluxor" in modules
-    assert heavy(modules, HEAVY + ("yaml", "jsonschema", "hashlib")) == []
+    assert "yaml._yaml" in modules
+    assert heavy(modules, HEAVY + ("ruamel", "jsonschema", "hashlib")) == []
 
 
 def test_sha256_without_openssl_matches_hashlib(tmp_path):

@@ -1,47 +1,7 @@
 """YAML documents whose mappings and lists remember where each key and value was written."""
 
-import sys
-
 from ..diagnostics import Diagnostic, FlowError
-
-# PyYAML's pure-Python reader compiles this at import: ~7 ms on CPython 3.11, half of `import yaml`
-# (yaml/pyyaml#301). Documents are read by libyaml here; only a syntax error's wording takes the
-# pure reader, and the pattern is compiled then.
-_NON_PRINTABLE = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]"
-
-
-class _LazyPattern:
-    """Stands for `re.compile(pattern)` until something uses it."""
-
-    def __init__(self, compile_, pattern):
-        self._compile, self._pattern, self._compiled = compile_, pattern, None
-
-    def __getattr__(self, name):
-        if self._compiled is None:
-            self._compiled = self._compile(self._pattern)
-        return getattr(self._compiled, name)
-
-
-def _yaml():
-    """PyYAML, imported with its reader's unused pattern left to compile on first use."""
-    module = sys.modules.get("yaml")
-    if module is not None:
-        return module
-    import re
-
-    compile_ = re.compile
-
-    def lazy_non_printable(pattern, flags=0):
-        if pattern == _NON_PRINTABLE and not flags:
-            return _LazyPattern(compile_, pattern)
-        return compile_(pattern, flags)
-
-    re.compile = lazy_non_printable
-    try:
-        import yaml
-    finally:
-        re.compile = compile_
-    return yaml
+from ..pyyaml import pyyaml as _yaml
 
 
 class LocDict(dict):

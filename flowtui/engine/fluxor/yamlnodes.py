@@ -1,7 +1,8 @@
-"""YAML 1.2 node trees for Fluxor (ruamel.yaml): key order, line/column marks, Go's scalar rules.
+"""YAML 1.2 node trees for Fluxor: key order, line/column marks, Go's scalar rules.
 
 Fluxor walks yaml.v3 nodes rather than decoding, so `yes` stays a string, `0777` is 777, a null
-is its raw text and an alias is nil (spec §1.1-§1.3). Load-time directives (`${env.X}`,
+is its raw text and an alias is nil (spec §1.1-§1.3). The tree is composed by libyaml (PyYAML)
+with YAML 1.2's tag rules in place of PyYAML's 1.1 ones. Load-time directives (`${env.X}`,
 `$path()`, `$import()`) are applied to the tree before the workflow is read.
 """
 
@@ -9,6 +10,7 @@ import os
 import re
 
 from ..diagnostics import Diagnostic, FlowError
+from ..pyyaml import pyyaml
 
 _ENV = re.compile(r"\$\{env\.([A-Za-z0-9_]+)\}")
 _IMPORT = re.compile(r"^\$import\s*\(\s*(['\"]?)(.*?)\1\s*\)$")
@@ -43,27 +45,84 @@ def loc(node):
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
+# Plain scalars' tags under YAML 1.2 (yaml.v3's core schema, as ruamel.yaml resolves them): no
+# yes/no/on/off booleans, no sexagesimal numbers, `0777` an int read as 777 (§1.2).
+_YAML12_TAGS = (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("float", r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
+    ("int", r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$", "-+0123456789"),
+    ("merge", r"^(?:<<)$", "<"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ("~", "n", "N", "")),
+    ("timestamp", r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?
+         (?:[Tt]|[\ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+         (?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789"),
+)
+_LOADERS = {}
+
+
+def _loader(fast):
+    """A composer with YAML 1.2 tags: libyaml's (`fast`), else PyYAML's own, whose error messages
+    are the ones users see."""
+    if fast not in _LOADERS:
+        yaml = pyyaml()
+
+        class Resolver(yaml.resolver.BaseResolver):
+            pass
+
+        for name, pattern, first in _YAML12_TAGS:
+            Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{name}", re.compile(pattern, re.X), list(first))
+        parser = getattr(getattr(yaml, "cyaml", None), "CParser", None) if fast else None
+        if parser is not None:
+
+            class Composer(parser, Resolver):
+                def __init__(self, stream):
+                    parser.__init__(self, stream)
+                    Resolver.__init__(self)
+
+        else:
+            from yaml.composer import Composer as Composing
+            from yaml.parser import Parser
+            from yaml.reader import Reader
+            from yaml.scanner import Scanner
+
+            class Composer(Reader, Scanner, Parser, Composing, Resolver):
+                def __init__(self, stream):
+                    Reader.__init__(self, stream)
+                    Scanner.__init__(self)
+                    Parser.__init__(self)
+                    Composing.__init__(self)
+                    Resolver.__init__(self)
+
+        _LOADERS[fast] = Composer
+    return _LOADERS[fast]
+
+
 def compose(path, text):
     """The first document's node tree (later documents are ignored, as in Fluxor); FlowError on bad YAML."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
+    yaml = pyyaml()
     cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # yaml.v3 accepts `key:\t`
     try:
-        node = next(iter(YAML(typ="rt").compose_all(cleaned)), None)
-    except MarkedYAMLError as exc:
+        return next(iter(yaml.compose_all(cleaned, Loader=_loader(fast=True))), None)
+    except yaml.YAMLError:
+        pass
+    try:  # an error: PyYAML's own parser words it
+        return next(iter(yaml.compose_all(cleaned, Loader=_loader(fast=False))), None)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
-        position = getattr(exc, "position", None)  # a ReaderError: where the character is
+    except yaml.YAMLError as exc:  # a character YAML does not allow
+        position = getattr(exc, "position", None)
         line, col = 1, 1
         if isinstance(position, int) and 0 <= position <= len(cleaned):
             line = cleaned.count("\n", 0, position) + 1
             col = position - cleaned.rfind("\n", 0, position)
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {message}")]) from None
-    return node
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {str(exc).splitlines()[0]}")]) from None
 
 
 def scalar_value(node):
@@ -114,7 +173,7 @@ class Directives:
 
     def apply(self, node, file, depth=0):
         """Process `node` (from `file`) in place; returns the node that replaces it."""
-        from ruamel.yaml.nodes import ScalarNode
+        ScalarNode = pyyaml().nodes.ScalarNode  # noqa: N806
 
         if id(node) in self.seen:
             return ScalarNode(ALIAS_TAG, "", start_mark=node.start_mark, end_mark=node.end_mark)
@@ -141,7 +200,7 @@ class Directives:
         return node
 
     def _import(self, node, spec, file, depth):
-        from ruamel.yaml.nodes import ScalarNode
+        ScalarNode = pyyaml().nodes.ScalarNode  # noqa: N806
 
         line, col = loc(node)
         if depth > 16:

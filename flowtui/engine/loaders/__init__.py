@@ -79,7 +79,7 @@ def _sniff(path, text):
                 raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
     if data is None:
         if _FLUXOR_KEY.search(text):
-            return "fluxor", None  # ruamel reads Fluxor files: PyYAML need not parse (nor import) too
+            return "fluxor", None  # Fluxor's loader composes YAML 1.2 nodes itself: no parse here
         from ..floe import yamlpos
 
         data = document = yamlpos.parse(path, text)
