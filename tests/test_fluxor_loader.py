@@ -94,6 +94,12 @@ def test_scalars_follow_yaml_1_2_and_go_conversion(tmp_path):
     }
 
 
+def test_a_yaml_1_1_directive_keeps_yaml_1_2_tags_as_in_yaml_v3(tmp_path):
+    flow = load_text(tmp_path, "%YAML 1.1\n---\npipeline:\n  t:\n    action: nop:nop\n"
+                               "    input: {a: yes, b: 1:30, c: 010, d: on}\n")
+    assert flow.nodes["t"].action.params["input"] == {"a": "yes", "b": "1:30", "c": 10, "d": "on"}
+
+
 def test_init_and_post_top_level_ints_become_floats(tmp_path):
     flow = load_text(tmp_path, """
         init: {a: 1, b: [1]}
