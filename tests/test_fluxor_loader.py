@@ -100,6 +100,15 @@ def test_a_yaml_1_1_directive_keeps_yaml_1_2_tags_as_in_yaml_v3(tmp_path):
     assert flow.nodes["t"].action.params["input"] == {"a": "yes", "b": "1:30", "c": 10, "d": "on"}
 
 
+def test_block_scalars_are_plain_text(tmp_path):
+    """A folded scalar is its text: no fold markers (ruamel.yaml's round-trip mode put BEL
+    characters at each fold, which reached a task's output as terminal bells)."""
+    flow = load_text(tmp_path, "pipeline:\n  t:\n    action: nop:nop\n    input:\n"
+                               "      folded: >\n        one\n        two\n\n        three\n"
+                               "      literal: |-\n        keep\n        lines\n")
+    assert flow.nodes["t"].action.params["input"] == {"folded": "one two\nthree\n", "literal": "keep\nlines"}
+
+
 def test_init_and_post_top_level_ints_become_floats(tmp_path):
     flow = load_text(tmp_path, """
         init: {a: 1, b: [1]}
