@@ -282,6 +282,9 @@ def test_line_splitter_keeps_partial_lines_and_split_characters():
     assert splitter.flush() is None
     splitter.feed(b"end")
     assert splitter.flush() == "end" and splitter.flush() is None
+    pieces = [b"x" * 1000] * 50
+    assert all(splitter.feed(piece) is None for piece in pieces)  # one line over many reads
+    assert splitter.feed(b"\nnext") == "x" * 50_000 and splitter.flush() == "next"
 
 
 def test_long_lines_arrive_whole(record):

@@ -81,21 +81,29 @@ class LineSplitter:
     __slots__ = ("_tail",)
 
     def __init__(self):
-        self._tail = b""
+        self._tail = []  # the chunks of a line not ended yet: joined once, when it ends
 
     def feed(self, chunk: bytes):
         """The complete lines of `chunk` as one text (joined by newlines), or None: decoded at once
-        and never split here, so a flood costs a few C calls per read whatever its line count."""
-        data = self._tail + chunk if self._tail else chunk
-        end = data.rfind(b"\n")
+        and never split here, so a flood costs a few C calls per read whatever its line count.
+        A line spanning many reads (a progress bar, a minified file) is joined once, not re-copied
+        at every read."""
+        end = chunk.rfind(b"\n")
         if end < 0:
-            self._tail = data
+            if chunk:
+                self._tail.append(chunk)
             return None
-        self._tail = data[end + 1:]
-        return _without_cr(data[:end].decode("utf-8", "replace"))
+        data = chunk[:end]
+        if self._tail:
+            self._tail.append(data)
+            data = b"".join(self._tail)
+            self._tail = []
+        if end + 1 < len(chunk):
+            self._tail.append(chunk[end + 1:])
+        return _without_cr(data.decode("utf-8", "replace"))
 
     def flush(self):
-        tail, self._tail = self._tail, b""
+        tail, self._tail = b"".join(self._tail), []
         return _without_cr(tail.decode("utf-8", "replace")) if tail else None
 
 
