@@ -58,3 +58,23 @@ def test_output_pane_keeps_a_bounded_tail_and_says_what_it_dropped():
             assert "4901 earlier lines" in "".join(seg.text for seg in view.render_line(0))
 
     drive(go())
+
+
+def test_a_huge_line_is_drawn_cut_short_and_says_so():
+    """A 300 000-character line (a minified file, a progress bar) must not be rendered whole at
+    every repaint; the view shows its start and how much more there is."""
+    nodes = {"wide": Node(id="wide", name="wide", action=shell("head -c 300000 /dev/zero | tr '\\0' x; echo"))}
+    flow = FlowDef(name="wide", format="flowctrl", file=None, nodes=nodes, roots=("wide",))
+
+    async def go():
+        async with tui(flow, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            app.task_tree.select("wide", user=True)
+            await pilot.pause()
+            line = next(line for line in app.view.logs["wide"].lines if line[0] == "stdout")
+            assert len(line[2]) == 300_000  # the view's buffer keeps the line whole
+            drawn = app.log_view.line_text(*line).plain
+            assert drawn.startswith(" " + "x" * 10_000 + " … 290,000 more characters")
+            assert app.log_view.virtual_size.width < 10_100
+
+    drive(go())

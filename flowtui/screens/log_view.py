@@ -21,6 +21,9 @@ from . import status as st
 from .runview import META
 
 GUTTERS = {"stderr": "▌", "stdout": " ", "pty": " ", META: " "}
+# Characters of one line drawn here: a minified file or a progress bar without newlines can be
+# megabytes long, and rendering it at every repaint would freeze the screen. The run log keeps it whole.
+SHOWN = 10_000
 
 
 class LogView(ScrollView, can_focus=True):
@@ -84,7 +87,7 @@ class LogView(ScrollView, can_focus=True):
         new = min(total - self._seen, len(log.lines))
         if new > 0:
             widest = max(len(text) for _, _, text in islice(reversed(log.lines), new))
-            self._width = max(self._width, widest + 2)
+            self._width = max(self._width, min(widest, SHOWN + 60) + 2)
         self._seen = total
         shift = log.dropped - self._dropped
         self._dropped = log.dropped
@@ -172,6 +175,9 @@ class LogView(ScrollView, can_focus=True):
             text.append(gutter)
         if hook:
             text.append(f"[{hook}] ", self.get_component_rich_style("logview--hook", partial=True))
+        cut = len(raw) - SHOWN
+        if cut > 0:
+            raw = raw[:SHOWN]
         if "\x1b" in raw:
             body = Text.from_ansi(raw, no_wrap=True, end="")
         else:
@@ -184,6 +190,9 @@ class LogView(ScrollView, can_focus=True):
             style = self.get_component_rich_style("logview--current" if current else "logview--match", partial=True)
             body.highlight_words([self.query_text], style, case_sensitive=False)
         text.append_text(body)
+        if cut > 0:
+            text.append(f" … {cut:,} more characters (the run log has the whole line)",
+                        self.get_component_rich_style("logview--dropped", partial=True))
         return text
 
 
