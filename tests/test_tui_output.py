@@ -78,3 +78,17 @@ def test_a_huge_line_is_drawn_cut_short_and_says_so():
             assert app.log_view.virtual_size.width < 10_100
 
     drive(go())
+
+
+def test_a_progress_bar_shows_its_last_drawing():
+    nodes = {"bar": Node(id="bar", name="bar", action=shell("printf '10%%\\r50%%\\r100%% done\\n'"))}
+    flow = FlowDef(name="bar", format="flowctrl", file=None, nodes=nodes, roots=("bar",))
+
+    async def go():
+        async with tui(flow, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            line = next(line for line in app.view.logs["bar"].lines if line[0] == "stdout")
+            assert line[2] == "10%\r50%\r100% done"  # kept as it came (the run log too)
+            assert app.log_view.line_text(*line).plain == " 100% done"
+
+    drive(go())

@@ -175,6 +175,8 @@ class LogView(ScrollView, can_focus=True):
             text.append(gutter)
         if hook:
             text.append(f"[{hook}] ", self.get_component_rich_style("logview--hook", partial=True))
+        if "\r" in raw:  # a progress bar redrawing its line: a terminal shows the last drawing
+            raw = raw.rsplit("\r", 1)[-1] or raw.rstrip("\r").rsplit("\r", 1)[-1]
         cut = len(raw) - SHOWN
         if cut > 0:
             raw = raw[:SHOWN]
