@@ -147,12 +147,15 @@ def run_headless(run, args, out=sys.stdout) -> int:
         from .reporters.jsonl import EventsWriter
 
         events = EventsWriter(run.bus, args.events)
+    interactive = sys.stdin.isatty()
     ApprovalDecider(
         run, approve=args.approve or (), approve_all=args.approve_all, reject=args.reject or (),
-        values=args.sets, timeout=args.approval_timeout, interactive=sys.stdin.isatty(),
+        values=args.sets, timeout=args.approval_timeout, interactive=interactive,
     )
     install_signals(run)
     run.owns_cwd = True  # the store thread uses absolute paths only; nothing else runs meanwhile
+    # No terminal and no wait for another one (CI): a task's prompt gets end of input, not a hang.
+    run.stdin_null = not interactive and not args.approval_timeout
     try:
         code = run.run_to_end()
     finally:

@@ -471,6 +471,31 @@ def test_piped_output_streams_while_the_task_runs(flowtui_cmd, tmp_path, env):
     assert "[one/a] second\n\u2714 one/a succeeded" in (seen + out).decode()
 
 
+# -- task input ------------------------------------------------------------------------------------
+def test_a_prompt_without_a_terminal_reads_end_of_input_and_does_not_hang(flowtui):
+    """No terminal and no wait for another one (CI): a task's `read` gets end of input, as under
+    make or a CI step."""
+    result = flowtui("run", "sketch.json", "--no-ui", sketch={"s": [{"name": "ask", "cmd": "read x; echo got-$x"}]})
+    assert result.returncode == 0, result.stderr
+    assert "[s/ask] got-\n" in result.stdout
+
+
+def test_another_terminal_can_answer_a_prompt_when_the_run_waits_for_one(flowtui_cmd, tmp_path, env):
+    (tmp_path / "sketch.json").write_text(json.dumps({"s": [{"name": "ask", "cmd": "echo asking; read x; echo got-$x"}]}))
+    proc = subprocess.Popen([*flowtui_cmd, "run", "sketch.json", "--no-ui", "--approval-timeout", "5m"], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = read_until(proc, "[s/ask] asking\n")
+        sent = subprocess.run([*flowtui_cmd, "send", "s/ask", "hello"], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LIMIT)
+        assert sent.returncode == 0, sent.stderr
+        out, err = proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "[s/ask] got-hello\n" in (seen + out).decode()
+
+
 # -- Ctrl-C --------------------------------------------------------------------------------------
 def start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, text):
     """Start a headless run; return (process, stdout so far) once `text` was printed."""

@@ -47,7 +47,7 @@ class ActionContext:
             self.reactor, argv, env=env if env is not None else self.env,
             cwd=cwd if cwd is not None else self.cwd,
             pty=self.node.pty if pty is None else pty, owns_cwd=self.run.owns_cwd,
-            on_output=self.output_text, on_exit=on_exit or (lambda code: self.done(code)),
+            stdin_null=self.run.stdin_null, on_output=self.output_text, on_exit=on_exit or (lambda code: self.done(code)),
         )
         self.processes.append(proc)
         if proc.pid is not None:

@@ -119,7 +119,8 @@ class Process:
     Exit codes follow the shell: 128+N when killed by signal N, 127 when the program is missing.
     """
 
-    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, on_output, on_exit):
+    def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, stdin_null=False,
+                 on_output, on_exit):
         self.reactor, self.on_output, self.on_exit = reactor, on_output, on_exit
         self.returncode = None
         self.popen = None  # only when spawned through subprocess (pty, working directory)
@@ -129,6 +130,7 @@ class Process:
         self._kill_timer = None
         self._pidfd = None
         self._poll_timer = None
+        self._stdin_null = stdin_null  # the child reads /dev/null: nothing will ever be sent to it
         try:
             self._start(argv, env, cwd, pty, owns_cwd)
         except OSError as exc:
@@ -162,22 +164,26 @@ class Process:
         program = _resolve(argv[0], env)
         fds = []
         try:
-            for _ in range(3):
+            for _ in range(2 if self._stdin_null else 3):
                 fds.extend(os.pipe())
-            in_r, in_w, out_r, out_w, err_r, err_w = fds
+            if self._stdin_null:
+                out_r, out_w, err_r, err_w = fds
+                stdin = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
+            else:
+                in_r, in_w, out_r, out_w, err_r, err_w = fds
+                stdin = (os.POSIX_SPAWN_DUP2, in_r, 0)
             self.pid = os.posix_spawn(
                 program, argv, os.environ if env is None else env,
-                file_actions=[(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-                              (os.POSIX_SPAWN_DUP2, err_w, 2)],
+                file_actions=[stdin, (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
                 setsid=True, setsigdef=_DEFAULT_SIGNALS,
             )
         except BaseException:
             for fd in fds:
                 os.close(fd)
             raise
-        for fd in (in_r, out_w, err_w):
+        for fd in (out_w, err_w) if self._stdin_null else (in_r, out_w, err_w):
             os.close(fd)
-        self.stdin_fd = in_w
+        self.stdin_fd = None if self._stdin_null else in_w
         self._watch(out_r, "stdout")
         self._watch(err_r, "stderr")
 
@@ -207,10 +213,10 @@ class Process:
             self._watch(master, "pty")
         else:
             self.popen = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=env, cwd=cwd, start_new_session=True, close_fds=True,
+                argv, stdin=subprocess.DEVNULL if self._stdin_null else subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True, close_fds=True,
             )
-            self.stdin_fd = self.popen.stdin.fileno()
+            self.stdin_fd = None if self._stdin_null else self.popen.stdin.fileno()
             self._watch(self.popen.stdout.fileno(), "stdout")
             self._watch(self.popen.stderr.fileno(), "stderr")
         self.pid = self.popen.pid

@@ -128,6 +128,9 @@ class Run:
         # True when no other thread of this process resolves relative paths (headless runs): a task
         # with a working directory then starts through posix_spawn, a chdir of the runner around it.
         self.owns_cwd = False
+        # True when nobody can answer a task's prompt (a headless run with no terminal and no wait
+        # for another one): tasks read /dev/null, as under make or a CI step, rather than hang.
+        self.stdin_null = False
         self._ready = []
         self._actions = dict(CORE_ACTIONS)
         self._actions.update(self.runtime.actions)
@@ -729,6 +732,9 @@ class Run:
         execution = self.executions.get(nid)
         if execution is None:
             return False, f"{nid} is not running"
+        if self.stdin_null:
+            return False, (f"{nid} reads no input: this run has no terminal (give it one, or "
+                           f"--approval-timeout to wait for another terminal)")
         if not execution.send(text):
             return False, f"{nid} does not read input"
         return True, f"sent to {nid}"
