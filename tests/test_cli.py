@@ -109,6 +109,18 @@ def test_exit_2_for_a_missing_file(flowtui, args):
     assert (result.returncode, result.stderr) == (2, "missing.json:1:1: no such file\n")
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("deep.json", "[" * 50_000 + "]" * 50_000),
+    ("deep.yaml", "pipeline:\n" + "".join("  " * i + "b:\n" for i in range(1, 3000))),
+])
+def test_exit_2_for_a_document_nested_too_deeply(flowtui, tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    for args in (["run", name, "--no-ui"], ["validate", name]):
+        result = flowtui(*args)
+        assert (result.returncode, result.stderr) == (
+            2, f"{name}:1:1: the document is nested too deeply to read (hundreds of levels of lists or mappings)\n")
+
+
 def test_exit_2_for_usage_errors(flowtui):
     assert flowtui().returncode == 2
     result = flowtui("run", "sketch.json", "--no-ui", "--max-parallel", "0", sketch=PASSING)

@@ -120,7 +120,15 @@ def format_module(fmt):
 
 def load(path, fmt=None, options=None):
     """Read, detect and load `path`. Returns (FlowDef, runtime or None)."""
-    options = options if options is not None else LoadOptions()
+    try:
+        return _load(path, fmt, options if options is not None else LoadOptions())
+    except RecursionError:  # the parsers and the loaders walk nesting recursively
+        raise FlowError([Diagnostic(
+            path, 1, 1, "the document is nested too deeply to read (hundreds of levels of lists or mappings)",
+        )]) from None
+
+
+def _load(path, fmt, options):
     text = read_text(path)
     document = None
     if not fmt or fmt == "auto":
