@@ -112,7 +112,7 @@ def test_exit_2_for_a_missing_file(flowtui, args):
 @pytest.mark.parametrize(("name", "text"), [
     ("deep.json", "[" * 50_000 + "]" * 50_000),
     ("deep.yaml", "pipeline:\n" + "".join("  " * i + "b:\n" for i in range(1, 3000))),
-])
+], ids=["json", "yaml"])
 def test_exit_2_for_a_document_nested_too_deeply(flowtui, tmp_path, name, text):
     (tmp_path / name).write_text(text)
     for args in (["run", name, "--no-ui"], ["validate", name]):
