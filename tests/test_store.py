@@ -47,6 +47,19 @@ def run_recorded(flow, state_dir, runtime=None, approve=None, run_id=None):
     return run
 
 
+def test_a_task_id_too_long_for_a_file_name_is_still_recorded(tmp_path, state_dir):
+    long_ids = ["stage/" + "n" * 300, "stage/" + "é" * 200, "stage/" + "n" * 300 + "x"]
+    flow = make_flow(tmp_path / "flow.json", [Node(id=t, name=t, action=shell(f"echo {i}")) for i, t in enumerate(long_ids)])
+    run = run_recorded(flow, state_dir)
+    assert run.exit_code == 0
+    store = open_store(state_dir)
+    record = store.get_run(run.run_id)
+    assert [t["status"] for t in record["tasks"]] == ["succeeded"] * 3
+    paths = [store.task_log_path(run.run_id, t) for t in long_ids]
+    assert len(set(paths)) == 3 and all(len(os.path.basename(p).encode()) <= 255 for p in paths)
+    assert [open(p).read() for p in paths] == ["0\n", "1\n", "2\n"]
+
+
 def test_a_run_records_attempts_exit_codes_approvals_and_logs(tmp_path, state_dir):
     flaky_mark = tmp_path / "flaky"
     flow = make_flow(tmp_path / "flow.json", [

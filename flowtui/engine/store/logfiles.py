@@ -15,9 +15,19 @@ def run_dir(state_dir, run_id) -> str:
     return os.path.join(state_dir, RUNS, run_id)
 
 
+_NAME_BYTES = 200  # file systems take 255 bytes per name
+
+
 def log_name(task_id) -> str:
-    """A file name for `task_id`: `/` (and `%`, so the mapping stays reversible) are %-escaped."""
-    return task_id.replace("%", "%25").replace("/", "%2F").replace("\0", "%00") + ".log"
+    """A file name for `task_id`: `/` (and `%`, so the mapping stays reversible) are %-escaped.
+    An id too long for a file name keeps its start and gets a digest of the whole id instead."""
+    name = task_id.replace("%", "%25").replace("/", "%2F").replace("\0", "%00")
+    if len(name.encode("utf-8", "surrogateescape")) > _NAME_BYTES:
+        from ..sha import sha256_hex
+
+        head = name.encode("utf-8", "surrogateescape")[:_NAME_BYTES - 17].decode("utf-8", "ignore")
+        name = f"{head}~{sha256_hex(task_id.encode('utf-8', 'surrogateescape'))[:16]}"
+    return name + ".log"
 
 
 def log_path(state_dir, run_id, task_id) -> str:
