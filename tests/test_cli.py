@@ -303,6 +303,13 @@ def test_junit_xml(flowtui, tmp_path):
     assert cases["ship", "never"].find("skipped").get("message") == "not run"
 
 
+def test_junit_stays_xml_when_a_task_prints_colours_and_control_characters(flowtui, tmp_path):
+    sketch = {"s": [{"name": "loud", "cmd": "printf '\\033[31mred\\033[0m \\007bell \\001\\n'; exit 1"}]}
+    assert flowtui("run", "sketch.json", "--no-ui", "--junit", "j.xml", sketch=sketch).returncode == 1
+    failure = ET.parse(tmp_path / "j.xml").getroot().find("testcase/failure")
+    assert failure.text == "red \ufffdbell \ufffd"
+
+
 def test_junit_marks_condition_skips_as_skipped():
     nodes = {
         "up": Node(id="up", name="up", action=Action(kind="shell", params={"cmd": "true"})),

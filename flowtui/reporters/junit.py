@@ -1,9 +1,28 @@
 """`--junit PATH`: one testsuite per flow, one testcase per task."""
 
-from xml.sax.saxutils import escape, quoteattr
+import re
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 from ..engine.model import CANCELLED, FAILED, NOT_RUN, REJECTED, SKIPPED, TIMED_OUT
 from .files import write_atomically
+
+# Terminal escape sequences (colours, titles): noise in a report, and not XML.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# Characters XML 1.0 cannot carry at all (a BEL, a NUL…): shown as U+FFFD, so the file parses.
+_NOT_XML = {c: "\ufffd" for c in (*range(0x20), 0xFFFE, 0xFFFF) if chr(c) not in "\t\n\r"}
+
+
+def _text(value) -> str:
+    return _ANSI.sub("", str(value)).translate(_NOT_XML)
+
+
+def escape(value) -> str:
+    return _escape(_text(value))
+
+
+def quoteattr(value) -> str:
+    return _quoteattr(_text(value))
 
 
 def junit_xml(run, tails) -> str:
