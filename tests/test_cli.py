@@ -499,6 +499,22 @@ def test_a_prompt_without_a_terminal_reads_end_of_input_and_does_not_hang(flowtu
     assert "[s/ask] got-\n" in result.stdout
 
 
+def test_send_to_a_run_without_a_terminal_says_why_it_cannot_answer(flowtui_cmd, tmp_path, env):
+    from .test_engine_run import wait_file
+
+    sketch = {"s": [{"name": "ask", "cmd": f"echo asking; {wait_file(tmp_path / 'go')}"}]}
+    proc, _ = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[s/ask] asking\n")
+    try:
+        sent = subprocess.run([*flowtui_cmd, "send", "s/ask", "hello"], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LIMIT)
+        (tmp_path / "go").touch()
+        proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    assert sent.returncode == 1 and "reads no input: this run has no terminal" in sent.stdout + sent.stderr
+    assert proc.returncode == 0
+
+
 def test_another_terminal_can_answer_a_prompt_when_the_run_waits_for_one(flowtui_cmd, tmp_path, env):
     (tmp_path / "sketch.json").write_text(json.dumps({"s": [{"name": "ask", "cmd": "echo asking; read x; echo got-$x"}]}))
     proc = subprocess.Popen([*flowtui_cmd, "run", "sketch.json", "--no-ui", "--approval-timeout", "5m"], cwd=tmp_path,
