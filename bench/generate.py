@@ -48,6 +48,11 @@ def makefile_parallel(count, cmd="/bin/true") -> str:
     return "\n".join(lines) + "\n"
 
 
+def command_lines(count, cmd="/bin/true") -> str:
+    """GNU parallel's input: one command per line."""
+    return f"{cmd}\n" * count
+
+
 def shell_script(count, cmd="/bin/true") -> str:
     """A POSIX shell script running `cmd` `count` times, one after another, stopping at a failure."""
     return "set -e\n" + f"{cmd}\n" * count

@@ -150,6 +150,15 @@ def parallel(b, tasks):
              flowtui=bare.to_json())
     b.record("parallel_floor", "  Python's floor: posix_spawn + wait only, -j2 vs make -j2", least.median, "s",
              baseline, stats=(least, base) if make else None, flowtui=least.to_json())
+    gnu = shutil.which("parallel")
+    if gnu is not None:  # GNU parallel at its own game: a list of commands, two at a time
+        commands = b.path("commands.txt", generate.command_lines(tasks))
+        theirs, ours_again = alternate(b.repeats(3), ([gnu, "--will-cite", "-j2"], {"stdin": commands}), (cli, {}))
+        b.record("parallel_gnu", f"{tasks} independent tasks (Floe flow), -j2 vs GNU parallel -j2", ours_again.median,
+                 "s", theirs.median, 1.0, "≤ 1x", stats=(ours_again, theirs), flowtui=ours_again.to_json(),
+                 gnu_parallel=theirs.to_json())
+    else:
+        print("  (GNU parallel is not installed: no comparison with it)")
     return bare
 
 
