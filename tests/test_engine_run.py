@@ -193,6 +193,9 @@ def test_fatal_failure_stops_the_run_after_its_hooks(tmp_path, record):
     assert hooked_output(rec, "one/b") == [("on_nok", "rollback"), ("teardown", "teardown")]
     assert [(e.mode, e.by) for e in rec.types("run_stopping")] == [("fatal", "one/b")]
     assert run.status == "failed" and rec.order() == ["one/a", "one/b"]
+    assert (run.states["one"].status, run.states["two"].status) == ("failed", "not_run")  # "one" ran and failed
+    finished = {e.task: e.status for e in rec.types("group_finished")}
+    assert finished == {"one": "failed", "two": "not_run"}
 
 
 def test_non_fatal_failure_continues_and_fails_the_run(tmp_path, record):

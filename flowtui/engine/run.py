@@ -509,7 +509,8 @@ class Run:
                 execution.cancel()
             else:
                 execution.abandon_retry()
-        self._check_done()
+        # Once the caller is done: a task whose failure halts the run has not yet told its group.
+        self.reactor.call_soon(self._check_done)
 
     # -- run-time graph changes (runtimes) ------------------------------------------------------
     def add_nodes(self, parent, nodes):
