@@ -46,6 +46,11 @@ class ApprovalDecider:
     def _approve(self, task, by):
         ok, message = self.run.approve(task, by=by, values=self.values)
         if not ok:  # e.g. a required field has no --set value: nothing can answer it here
+            if message.startswith("missing value"):
+                approval = self.run.nodes[task].approval
+                fields = approval.fields if approval is not None else ()
+                wanted = [f.id for f in fields if f.required and f.id not in self.values and f.default is None]
+                message += "; pass " + " ".join(f"--set {name}=VALUE" for name in wanted)
             self.run.reject(task, by=by, reason=message)
 
     def _expire(self, task):

@@ -410,6 +410,18 @@ def test_approve_all(flowtui):
     assert "[ship/deploy] deployed" in result.stdout and "[ship/notify] notified" in result.stdout
 
 
+def test_approve_all_names_the_form_values_it_lacks(flowtui, tmp_path):
+    """The README's Floe example: --approve-all cannot make up a sign-off form's answers."""
+    ci = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sketches", "ci.floe.yml")
+    result = flowtui("run", ci, "--no-ui", "--set", "branch=main", "--approve-all")
+    assert result.returncode == 1
+    assert ("rejected by --approve-all: missing value for fields 'approved', 'reviewer'; "
+            "pass --set approved=VALUE --set reviewer=VALUE") in result.stdout
+    result = flowtui("run", ci, "--no-ui", "--set", "branch=main", "--approve-all", "--set", "approved=yes",
+                     "--set", "reviewer=ana")
+    assert result.returncode == 0, result.stdout
+
+
 def test_reject_glob_wins_over_approve_all(flowtui, tmp_path):
     result = flowtui("run", "sketch.json", "--no-ui", "--approve-all", "--reject", "*/deploy", "--report", "r.json",
                      sketch=GATED)

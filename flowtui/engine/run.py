@@ -794,12 +794,14 @@ def node_json(node, children=None) -> dict:
 def check_values(fields, values) -> dict:
     """Answers to the declared fields, as strings: required ones present, bools "true"/"false",
     choices valid. Anything else given (e.g. every --set value) is not part of the answer."""
+    missing = [f.id for f in fields if f.required and values.get(f.id, f.default) is None]
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise ValueError(f"missing value for field{'s' if len(missing) > 1 else ''} {names}")
     out = {}
     for field in fields:
         value = values.get(field.id, field.default)
         if value is None or value == "":
-            if field.required and value is None:
-                raise ValueError(f"missing value for field {field.id!r}")
             out[field.id] = "" if value is None else value
             continue
         if field.type == "bool":
