@@ -5,6 +5,7 @@ loads Textual, YAML or jsonschema unless the flow calls for them.
 """
 
 import argparse
+import functools
 import os
 import sys
 
@@ -37,8 +38,10 @@ def _format_args(p):
                    "else the user state dir)")
 
 
+@functools.cache
 def _columns():
-    """The terminal's width as `shutil.get_terminal_size` reads it: $COLUMNS, else stdout's, else 80."""
+    """The terminal's width as `shutil.get_terminal_size` reads it: $COLUMNS, else stdout's, else 80.
+    Read once: every add_argument builds a formatter."""
     try:
         columns = int(os.environ.get("COLUMNS", ""))
     except ValueError:
