@@ -467,3 +467,21 @@ flows:
     assert rec.output("pause") == ["waiting 0.01s"]
     assert rec.types("approval_requested") == []
     assert run.status == "succeeded"
+
+
+@pytest.mark.parametrize("period", ["1", "1.0", '"1"'])
+def test_a_timer_of_one_second_waits(tmp_path, state, record, period):
+    """`period: 1` is a number, not `true` (Python's 1 == True once made it "no period")."""
+    path = write(tmp_path, f"""
+id: f
+ver: 1
+tasks:
+  - {{name: pause, listen: trigger.good, type: timer, opts: {{period: {period}}}}}
+""")
+    flow, runtime = load_file(str(path), "floe", LoadOptions(state_dir=str(state)))
+    run = Run(flow, runtime)
+    rec = record(run)
+    run.bus.subscribe(lambda e: e.type == "task_output" and e.task == "pause" and run.reactor.call_soon(run.cancel, "test"))
+    run.run_to_end()
+    assert rec.output("pause") == ["waiting 1s"]
+    assert run.states["pause"].status != "succeeded"  # cancelled while waiting, not done at once

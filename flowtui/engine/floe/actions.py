@@ -204,8 +204,11 @@ def timer(ctx):
 
 
 def _seconds(value):
+    """A timer's period in seconds; 0 when absent or not a number (a bool is not one, though 1 == True)."""
+    if value is None or isinstance(value, bool) or value == "":
+        return 0.0
     try:
-        return max(0.0, float(value)) if value not in (None, "", True, False) else 0.0
+        return max(0.0, float(value))
     except (TypeError, ValueError):
         return 0.0
 
