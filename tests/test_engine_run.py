@@ -318,6 +318,21 @@ def test_start_failures_exit_as_the_shell_would(tmp_path, record, in_dir):
     assert rec.output("missing") == ["flowtui: no-such-program-flowtui: No such file or directory"]
 
 
+@IN_DIR
+@pytest.mark.parametrize("pty", [False, True], ids=["pipes", "pty"])
+def test_direct_exec_behaves_as_sh_c_would(tmp_path, record, in_dir, pty):
+    """Commands without shell syntax skip /bin/sh, so what sh would do for them is done here: a
+    script without `#!` runs in the shell, and `:` is a builtin, not a program."""
+    script = tmp_path / "no-shebang"
+    script.write_text('echo "script ran with $1"\n')
+    script.chmod(0o755)
+    run = in_dir_run(flow_of(sh("script", f"{script} arg", pty=pty), sh("noop", ":", pty=pty),
+                             cwd=str(tmp_path) if in_dir else None), in_dir)
+    rec = record(run)
+    assert finish(run) == 0
+    assert rec.output("script") == ["script ran with arg"] and rec.output("noop") == []
+
+
 @pytest.mark.parametrize("in_dir", ["subprocess", "owned"])
 def test_bad_working_directory_fails_the_task(tmp_path, record, in_dir):
     run = in_dir_run(flow_of(sh("t", "echo hi"), cwd=str(tmp_path / "gone")), in_dir)

@@ -1,5 +1,6 @@
 """Child processes in their own process group, streamed line by line through the reactor."""
 
+import errno
 import os
 import signal
 
@@ -9,7 +10,8 @@ _SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t")
 _SHELL_WORDS = frozenset(
     "if then else elif fi case esac for while until do done function select time in ! { } [[ ]] "
     "cd export unset set exit exec eval source . alias unalias read readonly return shift trap "
-    "ulimit umask wait command builtin type hash local declare typeset let break continue".split()
+    "ulimit umask wait command builtin type hash local declare typeset let break continue "
+    ": times getopts jobs fg bg fc".split()
 )
 _READ_SIZE = 65536
 # Python ignores SIGPIPE (and SIGXFSZ); a child must get the defaults back, as Popen gives them.
@@ -142,17 +144,26 @@ class Process:
             reactor.call_soon(self._fail_to_start, message, code)
 
     def _start(self, argv, env, cwd, pty, owns_cwd):
+        try:
+            self._start_argv(argv, env, cwd, pty, owns_cwd)
+        except OSError as exc:
+            if exc.errno != errno.ENOEXEC:
+                raise
+            # A script without a `#!` line: the shell runs it, as execvp, sh and make do.
+            self._start_argv(["/bin/sh", _resolve(argv[0], env), *argv[1:]], env, cwd, pty, owns_cwd)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self.reactor.add_reader(self._pidfd, self._reap)
+        except (AttributeError, OSError):  # no pidfd (not Linux): poll for the exit instead
+            self._poll_timer = self.reactor.call_later(0.01, self._poll)
+
+    def _start_argv(self, argv, env, cwd, pty, owns_cwd):
         if pty or (cwd and not (owns_cwd and _home() is not None)) or not hasattr(os, "posix_spawn"):
             self._popen(argv, env, cwd, pty)
         elif cwd:
             self._spawn_in(cwd, argv, env)
         else:
             self._spawn(argv, env)
-        try:
-            self._pidfd = os.pidfd_open(self.pid)
-            self.reactor.add_reader(self._pidfd, self._reap)
-        except (AttributeError, OSError):  # no pidfd (not Linux): poll for the exit instead
-            self._poll_timer = self.reactor.call_later(0.01, self._poll)
 
     def _spawn(self, argv, env):
         """posix_spawn: a vfork and exec done in C, a fraction of Popen's cost per task.
@@ -207,6 +218,9 @@ class Process:
                     argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                     start_new_session=True, close_fds=True,
                 )
+            except BaseException:
+                os.close(master)
+                raise
             finally:
                 os.close(slave)
             self.stdin_fd = master
