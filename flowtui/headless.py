@@ -109,7 +109,7 @@ def install_signals(run):
             sys.stderr.write("\nflowtui: interrupted: terminating running tasks (again to kill)\n")
             run.reactor.call_threadsafe(run.cancel, "SIGINT" if signum == signal.SIGINT else "SIGTERM", True)
         else:
-            for execution in list(run.executions.values()):
+            for execution in run.all_executions():
                 ctx = execution.current
                 for proc in ctx.processes if ctx else ():
                     proc.kill()

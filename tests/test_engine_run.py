@@ -667,6 +667,55 @@ def test_rerun_while_the_run_is_still_going(tmp_path, record):
     assert len(rec.types("run_finished")) == 1
 
 
+def test_rerun_with_downstream_while_a_downstream_task_runs(tmp_path, record):
+    """The running attempt is cancelled and ends (teardown included, recorded as its own attempt)
+    before the next attempt starts; no process is left behind and the run ends with the new outcome."""
+    flag, pidfile = tmp_path / "fixed", tmp_path / "b.pids"
+    run = new_run(flow_of(
+        sh("a", f"test -e {flag}"),
+        sh("b", f"echo $$ >> {pidfile}; echo slow; sleep 30", deps=[Dep(node="a", cond=COND_FINISHED)],
+           hooks={"teardown": "echo bye"}),
+    ))
+    rec = record(run)
+
+    def rerun():
+        flag.touch()
+        assert run.rerun("a", downstream=True) == (True, "rerunning a and 1 downstream")
+
+    slow = []
+
+    def on_slow(event):  # the first attempt prints it: rerun; the second: cancel the run
+        if event.type == "task_output" and "slow" in event.lines:
+            slow.append(event)
+            run.reactor.call_soon(rerun if len(slow) == 1 else run.cancel)
+
+    run.bus.subscribe(on_slow)
+    finish(run)
+    story = [(e.type, e.task, getattr(e, "attempt", None), getattr(e, "status", None))
+             for e in rec.types("task_started", "task_finished") if e.task == "b"]
+    assert story == [("task_started", "b", 1, None), ("task_finished", "b", 1, "cancelled"),
+                     ("task_started", "b", 2, None), ("task_finished", "b", 2, "cancelled")]
+    assert rec.output("b").count("bye") == 2  # each attempt's teardown ran
+    assert run.states["a"].status == "succeeded" and run.states["b"].attempt == 2
+    pids = pidfile.read_text().split()
+    assert len(pids) == 2 and all(process_gone(int(pid)) for pid in pids)
+
+
+def test_rerun_of_a_skipped_task_waits_for_its_running_upstream(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"echo go; {wait_file(marker)}"), sh("b", "echo b", deps=[Dep(node="a")])))
+    rec = record(run)
+
+    def skip_then_rerun():
+        assert run.skip("b")[0] and run.rerun("b")[0]
+        marker.touch()
+
+    on_line(run, "go", skip_then_rerun)
+    assert finish(run) == 0
+    assert [e.task for e in rec.types("task_started", "task_finished")] == ["a", "b", "a", "b", "b"]
+    assert rec.types("task_finished")[0].status == "skipped"
+
+
 def test_rerun_after_a_fatal_stop_with_downstream(tmp_path, record):
     flag = tmp_path / "fixed"
     run = new_run(flow_of(sh("a", f"test -e {flag}", fatal=True), sh("b", "true", deps=[Dep(node="a")]), sh("c", "true")))

@@ -195,7 +195,7 @@ class TaskExecution:
 
     def _finish(self):
         self.current = None
-        self.on_done(self.node.id, *self.result)
+        self.on_done(self, *self.result)
 
     def _job(self, action, hook, on_complete):
         impl = self.run.action_impl(action.kind)

@@ -120,8 +120,11 @@ class Run:
             for dep in node.deps:
                 self.dependents.setdefault(dep.node, []).append(node.id)
         self.executions = {}  # task id -> TaskExecution
+        # Attempts cancelled by a rerun, still ending (teardown included): the next attempt of the
+        # task waits for them, so attempts never overlap and each one's end is recorded.
+        self.winding_down = {}  # task id -> TaskExecution
         self.approvals = {}  # task id -> requested at (insertion order = oldest first)
-        self.forced = set()  # rerun targets: start without looking at their dependencies
+        self.forced = set()  # rerun targets: start once their upstream has ended, whatever its outcome
         self.demanded = set()  # on-demand nodes a dependent asked for
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
         self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
@@ -201,7 +204,9 @@ class Run:
         if self.halt:
             self._finish(nid, NOT_RUN, reason="halt")
             return
-        verdict = True if nid in self.forced else self._verdict(node, trigger)
+        verdict = self._verdict(node, trigger)
+        if nid in self.forced and verdict is not None:  # a rerun target still waits for what runs upstream
+            verdict = True
         if verdict is True:
             self._ready_up(nid)
         elif verdict is None:
@@ -336,13 +341,18 @@ class Run:
     def _pump(self):
         if self.paused or self.halt or self.finished:
             return
-        ready = self._ready
-        while ready and len(self.executions) < self.max_parallel:
-            _, nid = heapq.heappop(ready)
-            if self.states[nid].status == QUEUED:
+        ready, held = self._ready, []
+        while ready and len(self.executions) + len(self.winding_down) < self.max_parallel:
+            item = heapq.heappop(ready)
+            nid = item[1]
+            if nid in self.winding_down:
+                held.append(item)
+            elif self.states[nid].status == QUEUED:
                 self._start(nid)
                 if self.paused or self.halt:
-                    return
+                    break
+        for item in held:
+            heapq.heappush(ready, item)
 
     def _start(self, nid):
         node, state = self.nodes[nid], self.states[nid]
@@ -370,11 +380,15 @@ class Run:
         self.executions[nid] = execution
         execution.start()
 
-    def _action_done(self, nid, status, exit_code, output, error, errored):
-        execution = self.executions.pop(nid, None)
+    def _action_done(self, execution, status, exit_code, output, error, errored):
+        nid = execution.node.id
+        if self.winding_down.get(nid) is execution:
+            self._wound_down(execution, status, exit_code, error)
+            return
+        if self.executions.get(nid) is not execution:
+            return
+        del self.executions[nid]
         state = self.states[nid]
-        if execution is None or execution.state is not state:
-            return  # the node was reset while this attempt finished; drop the stale result
         state.exit_code, state.output, state.error, state.errored = exit_code, output, error, errored
         if status == SUCCEEDED and self.children[nid]:
             self._start_group(nid)
@@ -432,6 +446,15 @@ class Run:
                 if parent_state.open_children <= 0:
                     self._finish(parent, self._rollup(parent))
 
+    def _wound_down(self, execution, status, exit_code, error):
+        """An attempt a rerun cancelled has ended: its own end is recorded, then the next may start."""
+        nid, old = execution.node.id, execution.state
+        del self.winding_down[nid]
+        old.status, old.exit_code, old.error, old.finished_at = status, exit_code, error, time.time()
+        self.emit(ev.TaskFinished(nid, status, exit_code, old.attempt, old.iteration, old.duration(), error))
+        self._pump()
+        self._check_done()
+
     def _emit_finished(self, nid):
         node, state = self.nodes[nid], self.states[nid]
         if node.is_task:
@@ -460,7 +483,7 @@ class Run:
     def _check_done(self):
         if self.finished or self.status == RUN_PENDING:
             return
-        if self.executions:
+        if self.executions or self.winding_down:
             return
         if self.approvals and not self.halt:
             return
@@ -577,6 +600,7 @@ class Run:
         old = self.states[nid]
         execution = self.executions.pop(nid, None)
         if execution is not None:
+            self.winding_down[nid] = execution
             execution.cancel()
         self.approvals.pop(nid, None)
         self._drop_dynamic(nid)
@@ -710,6 +734,10 @@ class Run:
         self.reset(ids)
         extra = f" and {len(ids) - 1} downstream" if len(ids) > 1 else ""
         return True, f"rerunning {nid}{extra}"
+
+    def all_executions(self):
+        """Every attempt with something running: the current ones and those a rerun is ending."""
+        return [*self.executions.values(), *self.winding_down.values()]
 
     def downstream_of(self, nid):
         """Every node that (transitively) depends on `nid` or on a group containing it."""
