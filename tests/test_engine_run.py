@@ -992,3 +992,11 @@ def test_output_text_and_lines_agree_and_headless_reporters_never_split_them(tmp
     assert "[t] one\n[t] two\n[t] three\n" in out.read_text()
     assert tails.get("t") == ["one", "two", "three"]
     assert seen and all(e._lines is None for e in seen)  # a flood stays one string per read
+
+
+def test_a_timer_of_30_days_does_not_break_the_loop(tmp_path, record):
+    """epoll refuses waits of 2**31 ms and more: a long timeout must simply not fire yet."""
+    run = new_run(flow_of(sh("a", "echo hi", timeout=30 * 86400.0), sh("b", "echo later", timeout=1e30)))
+    rec = record(run)
+    assert run.run_to_end() == 0  # not finish(): its own 20 s guard timer would come first
+    assert rec.output() == ["hi", "later"]

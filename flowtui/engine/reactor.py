@@ -18,6 +18,9 @@ except ImportError:  # not Linux
     epoll = None
 
 
+_LONGEST_WAIT = 86400.0
+
+
 class Timer:
     __slots__ = ("when", "callback", "cancelled")
 
@@ -167,8 +170,8 @@ class Reactor:
             timeout = None
             if threadsafe:
                 timeout = 0
-            elif timers:
-                timeout = max(0.0, timers[0].when - now)
+            elif timers:  # at most a day at a time: poll() refuses 2**31 ms and more (a 30d timeout)
+                timeout = min(max(0.0, timers[0].when - now), _LONGEST_WAIT)
             for callback in poll(timeout):
                 callback()
 
