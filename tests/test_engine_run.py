@@ -619,10 +619,13 @@ def test_skip_a_waiting_task(tmp_path, record):
 
     on_line(run, "go", skip)
     assert finish(run) == 0
-    assert replies[0] == (True, "skipped b")
+    assert replies[0] == (True, "b will be skipped when its turn comes")
     assert replies[1] == (False, "a is running: only a task that has not started can be skipped")
     assert statuses(run) == {"a": "succeeded", "b": "skipped", "c": "succeeded"}  # an operator skip counts as done
     assert run.states["b"].reason == "operator" and rec.order() == ["a", "c"]
+    # b is skipped when its turn comes, so c still waits for a: the order is kept
+    assert [(e.type, e.task) for e in rec.types("task_started", "task_finished")] == [
+        ("task_started", "a"), ("task_finished", "a"), ("task_finished", "b"), ("task_started", "c"), ("task_finished", "c")]
 
 
 def test_rerun_alone_after_the_run_ended_reopens_it(tmp_path, record):
@@ -701,19 +704,18 @@ def test_rerun_with_downstream_while_a_downstream_task_runs(tmp_path, record):
     assert len(pids) == 2 and all(process_gone(int(pid)) for pid in pids)
 
 
-def test_rerun_of_a_skipped_task_waits_for_its_running_upstream(tmp_path, record):
-    marker = tmp_path / "go"
-    run = new_run(flow_of(sh("a", f"echo go; {wait_file(marker)}"), sh("b", "echo b", deps=[Dep(node="a")])))
+def test_a_rerun_target_waits_for_its_upstream_still_running(tmp_path, record):
+    flag, marker = tmp_path / "fixed", tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"test -e {flag} || exit 1; echo go; {wait_file(marker)}"),
+                          sh("b", "echo b", deps=[Dep(node="a")])))
     rec = record(run)
-
-    def skip_then_rerun():
-        assert run.skip("b")[0] and run.rerun("b")[0]
-        marker.touch()
-
-    on_line(run, "go", skip_then_rerun)
+    assert finish(run) == 1  # a failed, so b did not run
+    flag.touch()
+    on_line(run, "go", lambda: run.rerun("b")[0] and marker.touch())
+    assert run.rerun("a")[0]
     assert finish(run) == 0
-    assert [e.task for e in rec.types("task_started", "task_finished")] == ["a", "b", "a", "b", "b"]
-    assert rec.types("task_finished")[0].status == "skipped"
+    story = [(e.type, e.task) for e in rec.types("task_started", "task_finished")]
+    assert story[-4:] == [("task_started", "a"), ("task_finished", "a"), ("task_started", "b"), ("task_finished", "b")]
 
 
 def test_rerun_after_a_fatal_stop_with_downstream(tmp_path, record):

@@ -124,6 +124,7 @@ class Run:
         # task waits for them, so attempts never overlap and each one's end is recorded.
         self.winding_down = {}  # task id -> TaskExecution
         self.approvals = {}  # task id -> requested at (insertion order = oldest first)
+        self.skipping = set()  # skipped by an operator before their turn: skipped once it comes
         self.forced = set()  # rerun targets: start once their upstream has ended, whatever its outcome
         self.demanded = set()  # on-demand nodes a dependent asked for
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
@@ -208,7 +209,11 @@ class Run:
         if nid in self.forced and verdict is not None:  # a rerun target still waits for what runs upstream
             verdict = True
         if verdict is True:
-            self._ready_up(nid)
+            if nid in self.skipping:
+                self.skipping.discard(nid)
+                self._finish(nid, SKIPPED, reason="operator")
+            else:
+                self._ready_up(nid)
         elif verdict is None:
             self._set_status(nid, WAITING)
         else:
@@ -603,6 +608,7 @@ class Run:
             self.winding_down[nid] = execution
             execution.cancel()
         self.approvals.pop(nid, None)
+        self.skipping.discard(nid)
         self._drop_dynamic(nid)
         self.states[nid] = NodeState(
             attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
@@ -719,6 +725,12 @@ class Run:
         if state.status not in (PENDING, WAITING, QUEUED, AWAITING_APPROVAL):
             return False, f"{nid} is {state.status}: only a task that has not started can be skipped"
         state.error = f"skipped by {by or 'operator'}"
+        if state.status in (PENDING, WAITING):
+            # Its turn has not come: it is skipped when it does, so what follows it keeps its
+            # place in the order (the next action still waits for the one running now).
+            self.skipping.add(nid)
+            self.emit(ev.Notice("info", f"{nid} is skipped when its turn comes", nid))
+            return True, f"{nid} will be skipped when its turn comes"
         self._finish(nid, SKIPPED, reason="operator")
         self._pump()
         self._check_done()
