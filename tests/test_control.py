@@ -82,7 +82,7 @@ def test_every_command_from_another_process(tmp_path, state_dir):
 
         assert flowtui("skip", "later/skipme", "--state-dir", state_dir)[0] == 0
         code, _, err = flowtui("skip", "later/skipme", "--state-dir", state_dir)
-        assert code == 1 and "only a task that has not started" in err
+        assert code == 1 and "already to be skipped when its turn comes" in err
 
         assert flowtui("rerun", "main/first", "--state-dir", state_dir)[0] == 0
         events.until("task_started", "main/first")

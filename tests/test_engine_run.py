@@ -491,8 +491,8 @@ def test_controller_from_another_thread(tmp_path):
     try:
         assert seen.wait(LIMIT)
         assert tuple(controller.pause(by="tui").wait(LIMIT)) == (True, "paused: running tasks finish, nothing new starts")
+        assert tuple(controller.skip("b", by="tui").wait(LIMIT)) == (True, "b will be skipped when its turn comes")
         marker.touch()
-        assert tuple(controller.skip("b", by="tui").wait(LIMIT)) == (True, "skipped b")
         assert tuple(controller.resume(by="tui").wait(LIMIT)) == (True, "resumed")
         thread.join(LIMIT)
     finally:
@@ -1002,3 +1002,20 @@ def test_a_timer_of_30_days_does_not_break_the_loop(tmp_path, record):
     rec = record(run)
     assert run.run_to_end() == 0  # not finish(): its own 20 s guard timer would come first
     assert rec.output() == ["hi", "later"]
+
+
+def test_rerun_in_a_stopped_run_keeps_it_stopped_while_tasks_remain_not_run(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"echo go; {wait_file(marker)}"), sh("b", "true", deps=[Dep(node="a")])))
+
+    def stop():
+        run.stop()
+        marker.touch()
+
+    on_line(run, "go", stop)
+    assert finish(run) == 3
+    assert run.rerun("a")[0]
+    assert finish(run) == 3 and run.status == "stopped"  # b never ran: not a success
+    assert statuses(run) == {"a": "succeeded", "b": "not_run"}
+    assert run.rerun("b")[0]
+    assert finish(run) == 0 and run.status == "succeeded"

@@ -106,6 +106,7 @@ class Run:
         self.started_at = self.finished_at = None
         self.halt = None  # None | stop | cancel | fatal | end
         self.halted_by = None
+        self.earlier_halt = None  # the halt a rerun reopened the run from: what it left not run still counts
         self.interrupted = False  # SIGINT: exit 130
         self.outcome = None  # an explicit verdict (Floe `end`): True good / False bad
         self.paused = False
@@ -524,6 +525,9 @@ class Run:
         roots = self.flow.roots
         if any(self.unhandled_failure(r) for r in roots):
             return RUN_FAILED
+        earlier = {"stop": RUN_STOPPED, "cancel": RUN_CANCELLED, "fatal": RUN_FAILED}.get(self.earlier_halt)
+        if earlier and any(s.status == NOT_RUN and s.reason == "halt" for s in self.states.values()):
+            return earlier  # rerunning one task of a stopped run does not make what the stop left out a success
         return RUN_SUCCEEDED
 
     def _halt(self, mode, by=None):
@@ -631,6 +635,7 @@ class Run:
 
     def _reopen(self):
         self.finished = False
+        self.earlier_halt = self.halt or self.earlier_halt
         self.halt = self.halted_by = None
         self.outcome = None
         self.interrupted = False
@@ -725,6 +730,8 @@ class Run:
         if state.status not in (PENDING, WAITING, QUEUED, AWAITING_APPROVAL):
             return False, f"{nid} is {state.status}: only a task that has not started can be skipped"
         state.error = f"skipped by {by or 'operator'}"
+        if nid in self.skipping:
+            return False, f"{nid} is already to be skipped when its turn comes"
         if state.status in (PENDING, WAITING):
             # Its turn has not come: it is skipped when it does, so what follows it keeps its
             # place in the order (the next action still waits for the one running now).
