@@ -82,6 +82,8 @@ def test_approval_values_are_checked_and_normalised():
         check_values(fields, {"confirm": "n"})
     with pytest.raises(ValueError, match="missing value for fields 'ticket', 'confirm'$"):
         check_values(fields, {})
+    with pytest.raises(ValueError, match="missing value for field 'ticket'$"):  # blank is not an answer
+        check_values(fields, {"ticket": "  ", "confirm": "y"})
     with pytest.raises(ValueError, match="'confirm' must be yes or no"):
         check_values(fields, {"ticket": "x", "confirm": "maybe"})
     with pytest.raises(ValueError, match="one of staging, prod"):

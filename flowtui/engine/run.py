@@ -839,9 +839,9 @@ def node_json(node, children=None) -> dict:
 
 
 def check_values(fields, values) -> dict:
-    """Answers to the declared fields, as strings: required ones present, bools "true"/"false",
+    """Answers to the declared fields, as strings: required ones present and not blank, bools "true"/"false",
     choices valid. Anything else given (e.g. every --set value) is not part of the answer."""
-    missing = [f.id for f in fields if f.required and values.get(f.id, f.default) is None]
+    missing = [f.id for f in fields if f.required and str(values.get(f.id, f.default) or "").strip() == ""]
     if missing:
         names = ", ".join(repr(m) for m in missing)
         raise ValueError(f"missing value for field{'s' if len(missing) > 1 else ''} {names}")
