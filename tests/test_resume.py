@@ -73,6 +73,20 @@ def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir
     assert open_store(state_dir).get_run(dead_id)["status"] == "interrupted"
 
 
+def test_purge_ends_the_processes_of_a_dead_runner_before_forgetting_it(tmp_path, state_dir):
+    """Its socket file is how its processes are found: deleting it first left them for good."""
+    ready = fifo(tmp_path / "ready")
+    dead_flow = sketch(tmp_path / "dead.json", {"s": [
+        {"name": "hang", "cmd": f"sh -c 'sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait'"}]})
+    dead_id = killed_runner(dead_flow, state_dir, ready)
+    orphan = int((tmp_path / "PID").read_text())
+    assert alive(orphan)
+    code, out, err = flowtui("purge", "--all", "--state-dir", state_dir)
+    assert code == 0 and out == "purged 1 run\n", err
+    assert not alive(orphan)
+    assert flowtui("show", dead_id, "--state-dir", state_dir)[0] != 0
+
+
 def test_a_changed_flow_is_refused_unless_forced(tmp_path, state_dir):
     flow_file = sketch(tmp_path / "flow.json", {"s": [
         {"name": "first", "cmd": marker(tmp_path, "first")},

@@ -13,7 +13,7 @@ from flowtui.engine.run import Run
 from flowtui.engine.statedir import resolve
 from flowtui.engine.store import open_store, reap_orphans
 from flowtui.engine.store.logfiles import log_name
-from tests.test_control_support import Runner, alive, fifo, flowtui, killed_runner, sketch, wait_fifo
+from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, killed_runner, sketch, wait_fifo
 
 
 @pytest.fixture
@@ -224,3 +224,49 @@ def test_logs_follow_prints_a_live_run_until_it_ends(tmp_path, state_dir):
         follow.stdout.close()
     finally:
         runner.close()
+
+
+def _read_only_prefix(directory):
+    """argv prefix running a command with `directory` read-only: a private read-only bind mount as
+    root (permissions do not stop root), else a plain chmod. None when neither is possible here."""
+    import shutil
+    import subprocess
+
+    if os.getuid() != 0:
+        os.chmod(directory, 0o500)
+        return []
+    unshare = shutil.which("unshare")
+    probe = [unshare, "-m", "sh", "-c", f'mount --bind -o ro "{directory}" "{directory}"'] if unshare else None
+    if probe is None or subprocess.run(probe, capture_output=True).returncode != 0:
+        return None
+    return [unshare, "-m", "sh", "-c", f'mount --bind -o ro "{directory}" "{directory}" && exec "$@"', "sh"]
+
+
+def test_a_read_only_state_dir_is_one_line_and_exit_2(tmp_path, state_dir):
+    import subprocess
+    import sys
+
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "t", "cmd": f"touch {tmp_path}/RAN"}]})
+    assert flowtui("runs", "--state-dir", state_dir)[0] == 1  # nothing recorded yet, but usable
+    prefix = _read_only_prefix(state_dir)
+    if prefix is None:
+        pytest.skip("no way to make a directory read-only here")
+    for argv in (["runs"], ["show", "last"], ["run", str(flow), "--no-ui"]):
+        done = subprocess.run([*prefix, sys.executable, "-m", "flowtui", *argv, "--state-dir", state_dir],
+                              capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"flowtui: state dir {state_dir} is not writable: pick another with --state-dir\n"
+    assert not (tmp_path / "RAN").exists()
+
+
+def test_a_sockets_dir_others_may_write_is_refused_before_anything_runs(tmp_path, state_dir):
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "t", "cmd": f"touch {tmp_path}/RAN"}]})
+    sockets = os.path.join(state_dir, "sockets")
+    os.makedirs(sockets)
+    os.chmod(sockets, 0o777)
+    done = flowtui_process("run", str(flow), "--no-ui", "--state-dir", state_dir)
+    code, err = done.returncode, done.stderr
+    assert code == 2 and err.startswith(f"flowtui: state dir {sockets} is writable by other users (mode 777)"), err
+    assert "Traceback" not in err and not (tmp_path / "RAN").exists()
+    os.chmod(sockets, 0o700)
+    assert flowtui("runs", "--state-dir", state_dir)[0] == 1  # no phantom run was recorded

@@ -202,7 +202,10 @@ def cmd_purge(args, out, err):
     opened = open_state(args, err)
     if opened is None:
         return EXIT_USAGE
-    _, store = opened
+    state_dir, store = opened
+    from ..engine.store import reap_orphans
+
+    reap_orphans(state_dir)  # a dead runner's processes end, and its run is recorded, before it is forgotten
     removed = store.purge(keep=args.keep, older_than=args.older_than, everything=args.all)
     if not removed:
         err.write("flowtui: nothing to purge\n")

@@ -9,6 +9,9 @@ import stat
 import sys
 
 
+PRIVATE_SUBDIRS = ("runs", "sockets")  # what steers or records runs: same rules as the state dir
+
+
 class StateDirError(Exception):
     """The state directory cannot be used (unsafe permissions, not a directory, not creatable)."""
 
@@ -32,6 +35,16 @@ def resolve(arg=None) -> str:
     if not stat.S_ISDIR(info.st_mode):
         raise StateDirError(f"state dir {path}: not a directory")
     check_private(path, info)
+    if not os.access(path, os.W_OK | os.X_OK):  # a read-only mount: the store and sockets need writes
+        raise StateDirError(f"state dir {path} is not writable: pick another with --state-dir")
+    for name in PRIVATE_SUBDIRS:  # checked now, not halfway through starting a run
+        try:
+            sub = os.stat(os.path.join(path, name))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StateDirError(f"state dir {path}/{name}: {exc.strerror or exc}") from None
+        check_private(os.path.join(path, name), sub)
     return path
 
 

@@ -278,7 +278,12 @@ class RunStore:
             raise
         import shutil
 
+        from .orphans import terminate_run_processes
+
         for rid in run_ids:
+            if os.path.exists(socket_path(self.state_dir, rid)):
+                # A dead runner's socket is how its processes are found again: end them first.
+                terminate_run_processes(self.state_dir, rid)
             shutil.rmtree(run_dir(self.state_dir, rid), ignore_errors=True)
             try:
                 os.unlink(socket_path(self.state_dir, rid))
