@@ -269,3 +269,27 @@ def test_floe_resume_keeps_the_event_history_and_reruns_only_the_failed_branch(t
     assert lines(tmp_path, "check") == ["checked", "checked"]
     (run,) = json.loads(flowtui("runs", "--json", "--state-dir", state_dir)[1])
     assert run["status"] == "succeeded"
+
+
+def test_a_second_resume_at_the_same_moment_is_refused(tmp_path, state_dir):
+    """Two resumes started together both passed the "is it live?" check and ran the same tasks."""
+    import fcntl
+    import os
+
+    flow_file = sketch(tmp_path / "flow.json", {"s": [{"name": "deploy", "cmd": marker(tmp_path, "deploy") + "; exit 1"}]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(flow_file), None, options)
+    run = Run(flow, runtime)
+    with Recording(run, state_dir, options):
+        assert run.run_to_end() == 1
+    lock = os.open(os.path.join(state_dir, "runs", run.run_id, "resume.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # what the first resumer holds while it runs
+        result = flowtui_process("resume", run.run_id, "--no-ui", "--state-dir", state_dir)
+    finally:
+        os.close(lock)
+    assert result.returncode == 2
+    assert result.stderr == f"flowtui: run {run.run_id} is being resumed by another flowtui\n"
+    assert lines(tmp_path, "deploy") == ["deploy"]
+    assert flowtui_process("resume", run.run_id, "--no-ui", "--state-dir", state_dir).returncode == 1  # free again
+    assert lines(tmp_path, "deploy") == ["deploy", "deploy"]

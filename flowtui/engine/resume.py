@@ -27,6 +27,7 @@ def load_for_resume(store, run_id, force=False):
     except StoreError as exc:
         raise ResumeError(str(exc)) from None
     rid = record["run_id"]
+    _hold_resume_lock(store.state_dir, rid)
     if record["live"]:
         raise ResumeError(f"run {rid} is still going ({record['status']}): it cannot be resumed from the store")
     reap_orphans(store.state_dir, rid)  # its processes end; what it journaled reaches the store
@@ -49,6 +50,27 @@ def load_for_resume(store, run_id, force=False):
     flow, runtime = load(path, record["format"], options)
     record["options"] = options
     return record, flow, runtime
+
+
+_HELD = []  # descriptors of resume locks: held until this process exits
+
+
+def _hold_resume_lock(state_dir, run_id):
+    """One resumer per run: a second `resume` started at the same moment would run the same tasks
+    (neither serves the run's socket yet). The lock is released when this process ends."""
+    import fcntl
+
+    from .store.logfiles import run_dir
+
+    directory = run_dir(state_dir, run_id)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(directory, "resume.lock"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ResumeError(f"run {run_id} is being resumed by another flowtui") from None
+    _HELD.append(fd)
 
 
 def restore(run, record):
