@@ -568,9 +568,11 @@ class Run:
         return added
 
     def _drop_dynamic(self, nid):
-        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration)."""
-        static = self.flow.nodes.get(nid)
-        keep = set(static.children) if static is not None else set()
+        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration).
+
+        A node's own children stay, also for a node added at run time (a group inside a
+        sub-workflow or a template copy): only what was added under it later is dropped."""
+        keep = set(self.nodes[nid].children)
         for child in self.children[nid]:
             if child not in keep:
                 self._drop_dynamic(child)
