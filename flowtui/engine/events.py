@@ -97,10 +97,22 @@ Notice = _event("notice", "level", "message", "task")  # warnings the user shoul
 class Bus:
     """Synchronous fan-out on the engine thread; subscribers must not block."""
 
-    __slots__ = ("_subscribers",)
+    __slots__ = ("_subscribers", "_held")
 
     def __init__(self):
         self._subscribers = []
+        self._held = None  # events kept back by hold(), in order
+
+    def hold(self):
+        """Keep events back (until release) so the engine can deliver them after one it decides
+        later; returns what an outer hold kept, to give to release()."""
+        outer, self._held = self._held, []
+        return outer
+
+    def release(self, outer):
+        """The events kept since hold(); the outer hold, if any, keeps what is emitted next."""
+        events, self._held = self._held, outer
+        return events
 
     def subscribe(self, callback):
         self._subscribers.append(callback)
@@ -111,5 +123,8 @@ class Bus:
             self._subscribers.remove(callback)
 
     def emit(self, event):
+        if self._held is not None:
+            self._held.append(event)
+            return
         for callback in self._subscribers:
             callback(event)

@@ -430,15 +430,22 @@ class Run:
                     self.executions[child].cancel()
                     continue
                 self._finish(child, SKIPPED if status == SKIPPED else NOT_RUN, reason="parent", notify=False)
-        self._emit_finished(nid)
+        # The runtime may override the outcome (a Fluxor `when` error, an await mode): what it
+        # emits meanwhile waits, so the end is told once, with the final outcome, and first.
         generation = state.generation
-        override = self.runtime.after_finish(node, state)
+        outer = self.bus.hold()
+        try:
+            override = self.runtime.after_finish(node, state)
+        finally:
+            held = self.bus.release(outer)
+        if override and state.generation == generation:
+            state.status, state.error = override
+            status = state.status
+        self._emit_finished(nid, state, node)  # `node` may be gone: a reset drops nodes added at run time
+        for event in held:
+            self.bus.emit(event)
         if state.generation != generation:
             return  # the runtime re-armed this node (a loop): its next iteration is under way
-        if override:
-            state.status, state.error = override
-            self._emit_finished(nid)
-            status = state.status
         if status in FAILURES and node.fatal and not self.halt:
             self._halt("fatal", by=nid)
         if notify:
@@ -461,8 +468,8 @@ class Run:
         self._pump()
         self._check_done()
 
-    def _emit_finished(self, nid):
-        node, state = self.nodes[nid], self.states[nid]
+    def _emit_finished(self, nid, state=None, node=None):
+        node, state = node or self.nodes[nid], state or self.states[nid]
         if node.is_task:
             self.emit(ev.TaskFinished(
                 nid, state.status, state.exit_code, state.attempt, state.iteration,

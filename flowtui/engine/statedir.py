@@ -8,7 +8,6 @@ import os
 import stat
 import sys
 
-
 PRIVATE_SUBDIRS = ("runs", "sockets")  # what steers or records runs: same rules as the state dir
 
 
