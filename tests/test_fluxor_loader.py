@@ -388,3 +388,21 @@ def test_import_problems_are_located(tmp_path):
     found = errors(tmp_path, "pipeline:\n  a: $import('missing.yaml')\n  b: $import('x.json')\n")
     assert found[0].startswith("2:6: $import(missing.yaml): cannot read ")
     assert found[1] == "3:6: $import(x.json): unsupported extension .json (use .yaml, .yml, .txt or .vm)"
+
+
+def test_a_condition_that_cannot_be_parsed_is_a_warning(tmp_path):
+    flow = load_text(tmp_path, """
+        pipeline:
+          a:
+            when: "status = 'done'"
+            action: nop:nop
+            goto: {when: "i <", task: a}
+          b: {when: "status == 'done'", action: nop:nop}
+        """)
+    messages = [(d.line, d.message) for d in flow.warnings]
+    assert messages == [
+        (3, "task a: cannot parse `status = 'done'` (unexpected character '=' at 8 in \"status = 'done'\"); "
+            "as in Fluxor it is read as a variable name, so it is false unless such a variable exists"),
+        (5, "task a: cannot parse `i <` (expected a value but found the end at 4 in 'i <'); "
+            "as in Fluxor it is read as a variable name, so it is false unless such a variable exists"),
+    ]

@@ -94,6 +94,27 @@ def test_a_condition_that_cannot_be_evaluated_fails_the_task(tmp_path):
     assert r.rt.report()["errors"] == {"t": r.run.states["t"].error}
 
 
+def test_an_unparsable_condition_is_false_not_a_failure(tmp_path):
+    r = run_text(tmp_path, """
+        init: {status: done}
+        pipeline:
+          a: {when: "status = 'done'", action: printer:print, input: {message: a ran}}
+          b: {action: printer:print, input: {message: b ran}}
+        """)
+    assert r.status("a") == "skipped" and r.status("b") == "succeeded" and r.code == 0
+    assert r.lines() == ["b ran"] and r.rt.report()["errors"] == {}
+
+
+def test_bash_parameter_syntax_in_a_command_does_not_fail_the_task(tmp_path):
+    r = run_text(tmp_path, """
+        pipeline:
+          e:
+            action: system/exec:execute
+            input: {commands: ['echo "[${UNSET_X:-default}] [${F%.txt}]"']}
+        """)
+    assert r.code == 0 and r.status("e") == "succeeded" and r.lines() == ["[] []"]
+
+
 def test_post_sees_output_keys_and_one_snapshot_and_appends(tmp_path):
     r = run_text(tmp_path, """
         init: {log: 1}
