@@ -406,3 +406,20 @@ def test_a_condition_that_cannot_be_parsed_is_a_warning(tmp_path):
         (5, "task a: cannot parse `i <` (expected a value but found the end at 4 in 'i <'); "
             "as in Fluxor it is read as a variable name, so it is false unless such a variable exists"),
     ]
+
+
+def test_only_a_template_driver_never_runs_its_action(tmp_path):
+    flow = load_text(tmp_path, """
+        pipeline:
+          fan:
+            emit: {forEach: $items, as: it, task: {one: {action: nop:nop}}}
+            action: printer:print
+          each:
+            template: {selector: [{name: it, value: $items}], task: {one: {action: nop:nop}}}
+            action: printer:print
+        """)
+    assert flow.nodes["fan"].action.kind == "printer:print" and flow.nodes["each"].action is None
+    assert [d.message for d in flow.warnings] == [
+        "the action of fan runs only when its emit forEach list is empty",
+        "the action of each never runs: it drives a template",
+    ]

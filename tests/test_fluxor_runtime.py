@@ -575,6 +575,32 @@ EMIT_SLEEPERS = """
 """
 
 
+EMIT_WITH_ACTION = """
+    pipeline:
+      parent:
+        emit: {forEach: "${numbers}", as: p, task: {child: {action: printer:print, input: {message: "n=${p}"}}}}
+        await: true
+        action: printer:print
+        input: {message: parent action}
+        post: {seen: "${parent}"}
+      plain:
+        emit: {forEach: "${numbers}", as: p, task: {child: {action: nop:nop}}}
+"""
+
+
+def test_an_emit_over_an_empty_list_continues_as_a_normal_task(tmp_path):
+    r = run_text(tmp_path, EMIT_WITH_ACTION, sets={"numbers": "[]"})
+    assert r.code == 0 and r.status("parent") == "succeeded" and r.status("plain") == "succeeded"
+    assert r.printed() == [("parent", "parent action")]  # spec §2.13 step 1: its own action runs
+    assert r.state["parent"] == {} and r.state["plain"] is None  # stored as any task's output
+
+
+def test_an_emit_over_items_does_not_run_its_own_action(tmp_path):
+    r = run_text(tmp_path, EMIT_WITH_ACTION, sets={"numbers": "[1, 2]"})
+    assert r.code == 0 and sorted(r.lines()) == ["n=1", "n=2"]
+    assert r.state["parent"] == [{}, {}] and r.state["plain"] == [{}, {}]
+
+
 def test_await_first_completes_with_the_first_child(tmp_path):
     r = run_text(tmp_path, EMIT_SLEEPERS.replace("AWAIT", "{mode: first}"),
                  sets={"jobs": "[{name: slow, wait: 30, code: 0}, {name: fast, wait: 0, code: 0}]"})

@@ -190,12 +190,13 @@ class Builder:
 
     def action(self, task):
         spec = task.action
-        if task.template is not None or task.emit is not None:
-            if spec is not None:
-                self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} never runs: it drives a template/emit", "warning"))
-            return None
         if spec is None:
             return None
+        if task.template is not None:  # spec §2.11
+            self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} never runs: it drives a template", "warning"))
+            return None
+        if task.emit is not None:  # spec §2.13 step 1: an empty list makes the driver a normal task
+            self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} runs only when its emit forEach list is empty", "warning"))
         service, method, data = spec["service"], spec["method"], spec["input"]
         if not service:
             self.error(spec["loc"], f"task {task.id} has input but no action (write `action: service:method`)")
