@@ -1,5 +1,6 @@
 """The Fluxor loader (spec §1): document forms, task keys in order, Go's scalar rules, located errors."""
 
+import subprocess
 import textwrap
 
 import pytest
@@ -388,3 +389,66 @@ def test_import_problems_are_located(tmp_path):
     found = errors(tmp_path, "pipeline:\n  a: $import('missing.yaml')\n  b: $import('x.json')\n")
     assert found[0].startswith("2:6: $import(missing.yaml): cannot read ")
     assert found[1] == "3:6: $import(x.json): unsupported extension .json (use .yaml, .yml, .txt or .vm)"
+
+
+def test_a_condition_that_cannot_be_parsed_is_a_warning(tmp_path):
+    flow = load_text(tmp_path, """
+        pipeline:
+          a:
+            when: "status = 'done'"
+            action: nop:nop
+            goto: {when: "i <", task: a}
+          b: {when: "status == 'done'", action: nop:nop}
+        """)
+    messages = [(d.line, d.message) for d in flow.warnings]
+    assert messages == [
+        (3, "task a: cannot parse `status = 'done'` (unexpected character '=' at 8 in \"status = 'done'\"); "
+            "as in Fluxor it is read as a variable name, so it is false unless such a variable exists"),
+        (5, "task a: cannot parse `i <` (expected a value but found the end at 4 in 'i <'); "
+            "as in Fluxor it is read as a variable name, so it is false unless such a variable exists"),
+    ]
+
+
+def test_only_a_template_driver_never_runs_its_action(tmp_path):
+    flow = load_text(tmp_path, """
+        pipeline:
+          fan:
+            emit: {forEach: $items, as: it, task: {one: {action: nop:nop}}}
+            action: printer:print
+          each:
+            template: {selector: [{name: it, value: $items}], task: {one: {action: nop:nop}}}
+            action: printer:print
+        """)
+    assert flow.nodes["fan"].action.kind == "printer:print" and flow.nodes["each"].action is None
+    assert [d.message for d in flow.warnings] == [
+        "the action of fan runs only when its emit forEach list is empty",
+        "the action of each never runs: it drives a template",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]]", "{a: 1}}", "[1, 2] x", "'q' r"])
+def test_set_values_with_text_after_the_value_are_refused(raw):
+    with pytest.raises(FlowError, match=r"--set x=.*: invalid YAML: "):
+        parse_sets({"x": raw})
+
+
+def test_set_values_end_where_the_value_ends():
+    assert parse_sets({"a": "[1, 2]  # a comment", "b": "a: 1", "c": "[1, 2]\n...\n"}) == {
+        "a": [1, 2], "b": {"a": 1}, "c": [1, 2],
+    }
+
+
+def test_a_bad_set_value_is_one_line_and_exit_2(tmp_path, flowtui_cmd):
+    path = write(tmp_path, "pipeline:\n  a: {action: printer:print, input: {message: 'x=${x}'}}\n")
+    result = subprocess.run([*flowtui_cmd, "run", path, "--no-ui", "--state-dir", str(tmp_path / "state"), "--set", "x=[1, 2]]"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2 and "x=[1,2]" not in result.stdout
+    assert (result.stdout + result.stderr).strip().count("\n") == 0
+    assert "--set x=[1, 2]]: invalid YAML" in result.stdout + result.stderr
+
+
+def test_text_after_a_flow_document_is_an_error(tmp_path):
+    path = tmp_path / "wf.json"
+    path.write_text('{"pipeline": {"hello": {"action": "nop:nop"}}}}')
+    with pytest.raises(FlowError, match="invalid YAML"):
+        load(str(path), path.read_text(), {})

@@ -94,6 +94,27 @@ def test_a_condition_that_cannot_be_evaluated_fails_the_task(tmp_path):
     assert r.rt.report()["errors"] == {"t": r.run.states["t"].error}
 
 
+def test_an_unparsable_condition_is_false_not_a_failure(tmp_path):
+    r = run_text(tmp_path, """
+        init: {status: done}
+        pipeline:
+          a: {when: "status = 'done'", action: printer:print, input: {message: a ran}}
+          b: {action: printer:print, input: {message: b ran}}
+        """)
+    assert r.status("a") == "skipped" and r.status("b") == "succeeded" and r.code == 0
+    assert r.lines() == ["b ran"] and r.rt.report()["errors"] == {}
+
+
+def test_bash_parameter_syntax_in_a_command_does_not_fail_the_task(tmp_path):
+    r = run_text(tmp_path, """
+        pipeline:
+          e:
+            action: system/exec:execute
+            input: {commands: ['echo "[${UNSET_X:-default}] [${F%.txt}]"']}
+        """)
+    assert r.code == 0 and r.status("e") == "succeeded" and r.lines() == ["[] []"]
+
+
 def test_post_sees_output_keys_and_one_snapshot_and_appends(tmp_path):
     r = run_text(tmp_path, """
         init: {log: 1}
@@ -552,6 +573,32 @@ EMIT_SLEEPERS = """
               input: {commands: ["sleep ${job.wait}", "echo ${job.name}", "exit ${job.code}"], failOnError: true}
         await: AWAIT
 """
+
+
+EMIT_WITH_ACTION = """
+    pipeline:
+      parent:
+        emit: {forEach: "${numbers}", as: p, task: {child: {action: printer:print, input: {message: "n=${p}"}}}}
+        await: true
+        action: printer:print
+        input: {message: parent action}
+        post: {seen: "${parent}"}
+      plain:
+        emit: {forEach: "${numbers}", as: p, task: {child: {action: nop:nop}}}
+"""
+
+
+def test_an_emit_over_an_empty_list_continues_as_a_normal_task(tmp_path):
+    r = run_text(tmp_path, EMIT_WITH_ACTION, sets={"numbers": "[]"})
+    assert r.code == 0 and r.status("parent") == "succeeded" and r.status("plain") == "succeeded"
+    assert r.printed() == [("parent", "parent action")]  # spec §2.13 step 1: its own action runs
+    assert r.state["parent"] == {} and r.state["plain"] is None  # stored as any task's output
+
+
+def test_an_emit_over_items_does_not_run_its_own_action(tmp_path):
+    r = run_text(tmp_path, EMIT_WITH_ACTION, sets={"numbers": "[1, 2]"})
+    assert r.code == 0 and sorted(r.lines()) == ["n=1", "n=2"]
+    assert r.state["parent"] == [{}, {}] and r.state["plain"] == [{}, {}]
 
 
 def test_await_first_completes_with_the_first_child(tmp_path):

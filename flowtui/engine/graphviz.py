@@ -7,6 +7,18 @@ def _label(dep):
     return f"exit {dep.code}" if dep.cond == "exit" else _EDGE_LABELS.get(dep.cond, dep.cond)
 
 
+def _tops(flow):
+    """The roots, then other top-level nodes an edge touches (Fluxor `dependencies:` tasks), so
+    every edge ends at a declared, labelled node; unreachable ones stay out, as they never run."""
+    tops = list(flow.roots)
+    for nid in (end for node in flow.nodes.values() for dep in node.deps for end in (dep.node, node.id)):
+        while flow.nodes[nid].parent is not None:
+            nid = flow.nodes[nid].parent
+        if nid not in tops:
+            tops.append(nid)
+    return tops
+
+
 def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -29,8 +41,8 @@ def to_dot(flow) -> str:
             shape = ", shape=diamond" if node.label == "merge" else ""
             lines.append(f"{indent}{_quote(nid)} [label={_quote(node.name)}{shape}];")
 
-    for root in flow.roots:
-        emit(root, "  ")
+    for top in _tops(flow):
+        emit(top, "  ")
     for node in flow.nodes.values():
         for dep in node.deps:
             extra = []
@@ -73,8 +85,8 @@ def to_mermaid(flow) -> str:
         else:
             lines.append(f'{indent}{ids[nid]}["{name}"]')
 
-    for root in flow.roots:
-        emit(root, "  ")
+    for top in _tops(flow):
+        emit(top, "  ")
     for node in flow.nodes.values():
         for dep in node.deps:
             label = _label(dep)

@@ -8,6 +8,7 @@ services and methods, goto targets the runtime cannot jump to, and dependency cy
 
 from ..diagnostics import Diagnostic
 from ..model import COND_FAILED, COND_OK, Action, Approval, Dep, Node, Retry
+from .expr import ExprError, ExprSyntaxError, parse
 
 
 class AnyCode(frozenset):
@@ -133,7 +134,10 @@ class Builder:
             "goto": [], "depends_on": [], "auto_pause": task.auto_pause, "catch": task.is_catch,
             "data": {}, "scope": "",
         }
+        for text, where in [task.when] if task.when else []:
+            self.check_condition(task, text, where)
         for when, text, where in task.goto:
+            self.check_condition(task, when, where)
             target = self.goto_target(task.id, text, where)
             if target:
                 extra["goto"].append((when, target))
@@ -173,14 +177,26 @@ class Builder:
         into[task.id] = node
         self.build_group(task.subtasks, task.id, task.is_async, into)
 
+    def check_condition(self, task, text, where):
+        """A condition the grammar cannot parse is silently false at run time, as in Fluxor: say so now."""
+        try:
+            if text.strip():
+                parse(text.strip())
+        except ExprSyntaxError as exc:
+            message = f"task {task.id}: cannot parse `{text}` ({exc}); as in Fluxor it is read as a variable name, so it is false unless such a variable exists"
+            self.walker.warnings.append(Diagnostic(self.path, *where, message, "warning"))
+        except ExprError:
+            pass  # a semantic problem (an unknown function) fails the task when it runs
+
     def action(self, task):
         spec = task.action
-        if task.template is not None or task.emit is not None:
-            if spec is not None:
-                self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} never runs: it drives a template/emit", "warning"))
-            return None
         if spec is None:
             return None
+        if task.template is not None:  # spec §2.11
+            self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} never runs: it drives a template", "warning"))
+            return None
+        if task.emit is not None:  # spec §2.13 step 1: an empty list makes the driver a normal task
+            self.walker.warnings.append(Diagnostic(self.path, *spec["loc"], f"the action of {task.id} runs only when its emit forEach list is empty", "warning"))
         service, method, data = spec["service"], spec["method"], spec["input"]
         if not service:
             self.error(spec["loc"], f"task {task.id} has input but no action (write `action: service:method`)")

@@ -2,9 +2,11 @@
 
 Rules follow Go's `Expand` (spec §3.2): a pure `$path` keeps its type and stays literal when it
 does not resolve; a pure `${expr}` keeps its type and gives "" when it does not resolve; in mixed
-text every `${expr}` and `$path` is replaced by its text. Extensions (docs/fluxor.md): the inside
-of `${ }` is trimmed and is a full expression (`${ $.task.field }` reads from the session root);
-a trailing `.` after `$name` is punctuation; `$path[0]` may index in text.
+text every `${expr}` and `$path` is replaced by its text. Text inside `${ }` that is no expression
+(bash's `${VAR:-x}`, `${F%.txt}`) is looked up as a name, so it usually gives "" (spec §3.4 step 5).
+Extensions (docs/fluxor.md): the inside of `${ }` is trimmed and is a full expression
+(`${ $.task.field }` reads from the session root); a trailing `.` after `$name` is punctuation;
+`$path[0]` may index in text.
 """
 
 import re
@@ -63,7 +65,7 @@ def _braced(inner, scope):
 
 
 def expand_text(text, scope):
-    """Expand one string; raises ExprError for a malformed `${...}`."""
+    """Expand one string; raises ExprError for a `${...}` that cannot be evaluated (`${1 / 0}`)."""
     if _PURE_VAR.match(text):
         parts = split_path(text[1:].rstrip("."))
         value = lookup(scope, parts) if parts else MISSING

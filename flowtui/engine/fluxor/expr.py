@@ -5,13 +5,14 @@ Used for `when`, `goto.when` and every `${...}`. Go substitutes text and so brea
 intend (see docs/fluxor.md). Precedence, lowest first: `||`, `&&`, `== !=`,
 `< <= > >= ~/re/ /contains/`, `+ -`, `* / %`, unary `! - +`, paths `a.b[0].c`, calls.
 Kept from Go: a missing value counts as 0 in `<`/`>`, `+` concatenates strings, `/` gives a
-float, `len` of a missing value is 0, `is nil(x)`.
+float, `len` of a missing value is 0, `is nil(x)`, and text the grammar cannot parse goes to Go's
+fallback evaluator and then a plain path lookup (so bash's `${VAR:-x}` gives nothing, not an error).
 """
 
 import re
 from functools import lru_cache
 
-from .values import MISSING, get_key, stringify, truthy
+from .values import MISSING, get_key, lookup, split_path, stringify, truthy
 
 
 class ExprError(ValueError):
@@ -20,6 +21,10 @@ class ExprError(ValueError):
     def __init__(self, message, pos=None):
         super().__init__(message)
         self.pos = pos
+
+
+class ExprSyntaxError(ExprError):
+    """Text the grammar cannot parse: evaluation falls back as Go's does (spec §3.4 step 5)."""
 
 
 _TOKEN = re.compile(
@@ -45,7 +50,7 @@ def tokenize(text):
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise ExprError(f"unexpected character {text[pos]!r} at {pos + 1} in {text!r}", pos)
+            raise ExprSyntaxError(f"unexpected character {text[pos]!r} at {pos + 1} in {text!r}", pos)
         kind = match.lastgroup
         if kind != "ws":
             tokens.append((kind, match.group(0), pos))
@@ -78,13 +83,13 @@ class _Parser:
         kind, raw, pos = self.take()
         if raw != value:
             found = "the end" if kind == "end" else repr(raw)
-            raise ExprError(f"expected {value!r} but found {found} at {pos + 1} in {self.text!r}", pos)
+            raise ExprSyntaxError(f"expected {value!r} but found {found} at {pos + 1} in {self.text!r}", pos)
 
     def parse(self):
         node = self.or_()
         kind, raw, pos = self.tokens[self.i]
         if kind != "end":
-            raise ExprError(f"unexpected {raw!r} at {pos + 1} in {self.text!r}", pos)
+            raise ExprSyntaxError(f"unexpected {raw!r} at {pos + 1} in {self.text!r}", pos)
         return node
 
     def or_(self):
@@ -173,13 +178,13 @@ class _Parser:
             node = self._name_or_call(name, pos)
         else:
             found = "the end" if kind == "end" else repr(raw)
-            raise ExprError(f"expected a value but found {found} at {pos + 1} in {self.text!r}", pos)
+            raise ExprSyntaxError(f"expected a value but found {found} at {pos + 1} in {self.text!r}", pos)
         return self._steps(node)
 
     def _name(self):
         kind, raw, pos = self.take()
         if kind != "var" or raw.startswith("$"):
-            raise ExprError(f"expected a name at {pos + 1} in {self.text!r}", pos)
+            raise ExprSyntaxError(f"expected a name at {pos + 1} in {self.text!r}", pos)
         return raw
 
     def _name_or_call(self, name, pos):
@@ -224,13 +229,37 @@ class _Parser:
 
 @lru_cache(maxsize=1024)
 def parse(text: str):
-    """The syntax tree of `text` (cached); ExprError when it is malformed."""
+    """The syntax tree of `text` (cached); ExprSyntaxError when it is malformed, ExprError for an unknown function."""
     return _Parser(text).parse()
 
 
 def evaluate(text: str, scope: dict):
     """Value of expression `text` in `scope`; MISSING when it names something absent."""
-    return _eval(parse(text), scope)
+    try:
+        tree = parse(text)
+    except ExprSyntaxError:
+        return _fallback(text, scope)
+    return _eval(tree, scope)
+
+
+_GO_OPERATOR = re.compile(r"[-+*/%<>]|==|!=|&&|\|\|")
+
+
+def _fallback(text, scope):
+    """Go's "method" evaluator for unparsable text (spec §3.4 step 5): a `{...}` wrapper around an
+    operator expression, `~/subject pattern/`, else a plain path lookup, which mostly finds nothing
+    (nil: "" in text, false in a condition; §6.1 says this is not a failure)."""
+    text = text.strip()
+    if text.startswith("{") and text.endswith("}") and _GO_OPERATOR.search(text[1:-1]):
+        return evaluate(text[1:-1], scope)
+    if text.startswith("~/") and text.endswith("/") and len(text) > 3:
+        subject, _, pattern = text[2:-1].rpartition(" ")
+        value = lookup(scope, split_path(subject) or ())
+        try:
+            return value not in (None, MISSING) and re.search(pattern, stringify(value)) is not None
+        except re.error:
+            return False
+    return lookup(scope, split_path(text) or ())
 
 
 def condition(text: str, scope: dict) -> bool:

@@ -151,19 +151,21 @@ class FluxorRuntime(Runtime):
 
     def fan_out_emit(self, node):
         spec = node.extra["emit"]
+        self.emit_done.pop(node.id, None)
         items = expand(spec["for_each"], dict(self.session(node)))
         if not isinstance(items, list):
             raise ValueError(f"emit forEach of task {node.id} must be a list, got {json.dumps(items, default=str)}")
+        if not items:
+            return  # spec §2.13 step 1: nothing is emitted and the task continues as a normal task
         self.emit_done[node.id] = []
         clones = []
         for index, item in enumerate(items):
             batch = self.clone(spec["nodes"], index, {spec["as"]: item}, ())
             batch[0] = batch[0].replace(extra={**batch[0].extra, "emit_child": True})
             clones.extend(batch)
-        if clones:
-            self.run.add_nodes(node.id, clones)
+        self.run.add_nodes(node.id, clones)
         timeout = node.extra["await"].get("timeout")
-        if timeout and clones:
+        if timeout:
             generation = self.run.states[node.id].generation
             self.run.reactor.call_later(timeout, self.await_timeout, node.id, generation)
 

@@ -102,16 +102,28 @@ def _loader(fast):
     return _LOADERS[fast]
 
 
+def _first_document(text, fast):
+    """The first document's node; text after it must start a new document (`---`), so a stray
+    `]` after a flow collection (`--set 'x=[1, 2]]'`) is an error rather than silently dropped."""
+    loader = _loader(fast)(text)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+        loader.peek_event()
+        return node
+    finally:
+        loader.dispose()
+
+
 def compose(path, text):
     """The first document's node tree (later documents are ignored, as in Fluxor); FlowError on bad YAML."""
     yaml = pyyaml()
     cleaned = "\n".join(line.rstrip() for line in text.splitlines())  # yaml.v3 accepts `key:\t`
     try:
-        return next(iter(yaml.compose_all(cleaned, Loader=_loader(fast=True))), None)
+        return _first_document(cleaned, fast=True)
     except yaml.YAMLError:
         pass
     try:  # an error: PyYAML's own parser words it
-        return next(iter(yaml.compose_all(cleaned, Loader=_loader(fast=False))), None)
+        return _first_document(cleaned, fast=False)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
