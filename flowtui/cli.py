@@ -357,8 +357,7 @@ def _run_tui(run, args, state_dir):
     finally:
         if events:
             events.close()
-    write_reports(run, args, tails)
-    return code
+    return write_reports(run, args, tails, code)
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}

@@ -14,6 +14,8 @@ from .engine.controller import Controller
 from .engine.process import kill_stragglers
 from .engine.who import current_user
 
+EXIT_FAILED = 1
+
 
 class ApprovalDecider:
     def __init__(self, run, *, approve=(), approve_all=False, reject=(), values=None, timeout=0.0,
@@ -121,6 +123,8 @@ def install_signals(run):
 
 def output_problem(args):
     """Why a --report/--junit/--events path cannot be written, checked before anything runs; else None."""
+    from .reporters.files import write_problem
+
     for option in ("report", "junit", "events"):
         path = getattr(args, option, None)
         if not path:
@@ -132,8 +136,9 @@ def output_problem(args):
             return f"flowtui: cannot write --{option} {path}: {exc.strerror}"
         if os.path.isdir(path):
             return f"flowtui: cannot write --{option} {path}: is a directory"
-        if not os.access(directory, os.W_OK):
-            return f"flowtui: cannot write --{option} {path}: permission denied"
+        exc = write_problem(path, replace=option != "events")
+        if exc is not None:
+            return f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}"
     return None
 
 
@@ -151,7 +156,11 @@ def run_headless(run, args, out=sys.stdout) -> int:
     if args.events:
         from .reporters.jsonl import EventsWriter
 
-        events = EventsWriter(run.bus, args.events)
+        try:
+            events = EventsWriter(run.bus, args.events)
+        except OSError as exc:  # a socket, say: what is not a file is only opened now
+            sys.stderr.write(f"flowtui: cannot write --events {args.events}: {exc.strerror}; nothing was run\n")
+            return 2
     interactive = sys.stdin.isatty()
     ApprovalDecider(
         run, approve=args.approve or (), approve_all=args.approve_all, reject=args.reject or (),
@@ -167,19 +176,22 @@ def run_headless(run, args, out=sys.stdout) -> int:
         kill_stragglers()
         if events:
             events.close()
-    try:
-        write_reports(run, args, tails)
-    except OSError as exc:  # e.g. the disk filled up during the run
-        sys.stderr.write(f"flowtui: cannot write the report {exc.filename}: {exc.strerror}\n")
+    return write_reports(run, args, tails, code)
+
+
+def write_reports(run, args, tails, code):
+    """Write --report and --junit; returns the exit code: 1, not 0, when one could not be written,
+    so CI does not pass without the report it asked for (the run's own failure code is kept)."""
+    from .reporters.json_report import write_report
+    from .reporters.junit import write_junit
+
+    for option, path, write in (("report", args.report, lambda p: write_report(run, p)),
+                                ("junit", args.junit, lambda p: write_junit(run, tails, p))):
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as exc:  # e.g. the disk filled up during the run
+            sys.stderr.write(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
+            code = code or EXIT_FAILED
     return code
-
-
-def write_reports(run, args, tails):
-    if args.report:
-        from .reporters.json_report import write_report
-
-        write_report(run, args.report)
-    if args.junit:
-        from .reporters.junit import write_junit
-
-        write_junit(run, tails, args.junit)
