@@ -101,24 +101,64 @@ class ApprovalDecider:
         return None if line == "" else line.rstrip("\n")
 
 
+def say(text):
+    """A line on stderr, which may be gone too (a closed terminal, `2>&1 | head`): what follows must
+    happen all the same."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        quiet(sys.stderr)
+
+
+def quiet(stream):
+    """Point `stream`'s descriptor at /dev/null: what Python still holds for it goes there at exit
+    instead of an `Exception ignored … BrokenPipeError` and exit 120."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a file (a StringIO), or closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def install_signals(run):
-    """SIGINT/SIGTERM: cancel (process groups terminated, teardown runs), exit 130; twice: kill now."""
+    """SIGINT/SIGTERM/SIGHUP: cancel (process groups terminated, teardown runs), exit 130; a second
+    SIGINT or SIGTERM kills now. A second SIGHUP does not: a closed terminal can send two (the kernel's
+    and the shell's), and nobody asked twice."""
     seen = []
 
     def handler(signum, frame):
-        seen.append(signum)
-        if len(seen) == 1:
-            sys.stderr.write("\nflowtui: interrupted: terminating running tasks (again to kill)\n")
-            run.reactor.call_threadsafe(run.cancel, "SIGINT" if signum == signal.SIGINT else "SIGTERM", True)
-        else:
+        if seen and signum != signal.SIGHUP:
             for execution in run.all_executions():
                 ctx = execution.current
                 for proc in ctx.processes if ctx else ():
                     proc.kill()
             os._exit(130)
+        seen.append(signum)
+        if len(seen) == 1:
+            what = "hangup" if signum == signal.SIGHUP else "interrupted"
+            say(f"\nflowtui: {what}: terminating running tasks (again to kill)\n")
+            run.reactor.call_threadsafe(run.cancel, signal.Signals(signum).name, True)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handler)
+
+
+def stdout_lost(run, out):
+    """What the printer does when `out` cannot be written (its reader went away, the terminal hung
+    up): as for an interrupt, the run is cancelled (exit 130) and its reports still written."""
+
+    def lost(exc):
+        quiet(out)
+        if run.finished or run.halt == "cancel":
+            say(f"flowtui: cannot write stdout ({exc.strerror}): the rest of the output is dropped\n")
+        else:
+            say(f"flowtui: cannot write stdout ({exc.strerror}): cancelling the run (terminating running tasks)\n")
+            run.reactor.call_soon(run.cancel, "lost stdout", True)
+
+    return lost
 
 
 def output_problem(args):
@@ -151,7 +191,7 @@ def run_headless(run, args, out=sys.stdout) -> int:
         sys.stderr.write(problem + "; nothing was run\n")
         return 2
     tails = Tails(run.bus)
-    ConsolePrinter(run, out, tails)
+    ConsolePrinter(run, out, tails, on_lost=stdout_lost(run, out))
     events = None
     if args.events:
         from .reporters.jsonl import EventsWriter
@@ -192,6 +232,6 @@ def write_reports(run, args, tails, code):
         try:
             write(path)
         except OSError as exc:  # e.g. the disk filled up during the run
-            sys.stderr.write(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
+            say(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
             code = code or EXIT_FAILED
     return code
