@@ -17,6 +17,11 @@ from .engine.who import current_user
 EXIT_FAILED = 1
 
 
+def _shell_quoted(text):
+    """`text` in single quotes, as a shell reads it back (Python's repr switches to double quotes)."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 class ApprovalDecider:
     def __init__(self, run, *, approve=(), approve_all=False, reject=(), values=None, timeout=0.0,
                  interactive=False, out=sys.stderr):
@@ -28,9 +33,11 @@ class ApprovalDecider:
         run.bus.subscribe(self)
 
     def _matches(self, task, patterns):
+        """The exact id, else a glob: fnmatch reads the `[0]` of `printOrders/printOne[0]` as a
+        character class, so that id given as it is printed would match nothing."""
         from fnmatch import fnmatchcase
 
-        return any(fnmatchcase(task, p) for p in patterns)
+        return any(task == p or fnmatchcase(task, p) for p in patterns)
 
     def __call__(self, event):
         if event.type != "approval_requested":
@@ -59,7 +66,7 @@ class ApprovalDecider:
         if task in self.run.approvals:
             wait = f"waited {self.timeout:g}s; " if self.timeout else ""
             self.run.reject(task, by="flowtui", reason=(
-                f"no approval ({wait}no terminal to ask): pass --approve {task!r}, --approve-all, "
+                f"no approval ({wait}no terminal to ask): pass --approve {_shell_quoted(task)}, --approve-all, "
                 f"or --approval-timeout and approve from another terminal"
             ))
 

@@ -213,7 +213,8 @@ class ConsolePrinter:
                 continue
             status = run.states[nid].status
             counts[status] = counts.get(status, 0) + 1
-            if first_failure is None and run.unhandled_failure(nid):
+            if first_failure is None and run.unhandled_failure(nid) and not any(
+                    run.unhandled_failure(child) for child in run.children[nid]):  # a parent fails for its child
                 first_failure = nid
         took = format_duration(run.finished_at - run.started_at) if run.started_at else "-"
         tally = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
