@@ -229,15 +229,18 @@ def run_headless(run, args, out=sys.stdout) -> int:
 def write_reports(run, args, tails, code):
     """Write --report and --junit; returns the exit code: 1, not 0, when one could not be written,
     so CI does not pass without the report it asked for (the run's own failure code is kept)."""
-    from .reporters.json_report import write_report
-    from .reporters.junit import write_junit
-
-    for option, path, write in (("report", args.report, lambda p: write_report(run, p)),
-                                ("junit", args.junit, lambda p: write_junit(run, tails, p))):
+    for option, path in (("report", args.report), ("junit", args.junit)):
         if not path:
             continue
         try:
-            write(path)
+            if option == "report":
+                from .reporters.json_report import write_report
+
+                write_report(run, path)
+            else:  # imported only when asked for: xml.sax.saxutils loads urllib, email, ssl…
+                from .reporters.junit import write_junit
+
+                write_junit(run, tails, path)
         except OSError as exc:  # e.g. the disk filled up during the run
             say(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
             code = code or EXIT_FAILED
