@@ -357,8 +357,7 @@ def _run_tui(run, args, state_dir):
     finally:
         if events:
             events.close()
-    write_reports(run, args, tails)
-    return code
+    return write_reports(run, args, tails, code)
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
@@ -377,6 +376,11 @@ def main(argv=None, out=None, err=None) -> int:
     args.state_dir_path = getattr(args, "state_dir", None) or os.environ.get("FLOWTUI_STATE_DIR")
     handler = COMMANDS.get(args.command) or args.handler
     try:
-        return handler(args, out, err)
-    except BrokenPipeError:
+        code = handler(args, out, err)
+        out.flush()  # now, not at exit: a reader gone is an error Python would report as exit 120
+        return code
+    except BrokenPipeError:  # `flowtui runs | head`: a run's own printer handles this and cancels
+        from .headless import quiet
+
+        quiet(out)
         return EXIT_FAILED

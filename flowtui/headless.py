@@ -14,6 +14,13 @@ from .engine.controller import Controller
 from .engine.process import kill_stragglers
 from .engine.who import current_user
 
+EXIT_FAILED = 1
+
+
+def _shell_quoted(text):
+    """`text` in single quotes, as a shell reads it back (Python's repr switches to double quotes)."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
 
 class ApprovalDecider:
     def __init__(self, run, *, approve=(), approve_all=False, reject=(), values=None, timeout=0.0,
@@ -26,9 +33,11 @@ class ApprovalDecider:
         run.bus.subscribe(self)
 
     def _matches(self, task, patterns):
+        """The exact id, else a glob: fnmatch reads the `[0]` of `printOrders/printOne[0]` as a
+        character class, so that id given as it is printed would match nothing."""
         from fnmatch import fnmatchcase
 
-        return any(fnmatchcase(task, p) for p in patterns)
+        return any(task == p or fnmatchcase(task, p) for p in patterns)
 
     def __call__(self, event):
         if event.type != "approval_requested":
@@ -57,7 +66,7 @@ class ApprovalDecider:
         if task in self.run.approvals:
             wait = f"waited {self.timeout:g}s; " if self.timeout else ""
             self.run.reject(task, by="flowtui", reason=(
-                f"no approval ({wait}no terminal to ask): pass --approve {task!r}, --approve-all, "
+                f"no approval ({wait}no terminal to ask): pass --approve {_shell_quoted(task)}, --approve-all, "
                 f"or --approval-timeout and approve from another terminal"
             ))
 
@@ -99,28 +108,70 @@ class ApprovalDecider:
         return None if line == "" else line.rstrip("\n")
 
 
+def say(text):
+    """A line on stderr, which may be gone too (a closed terminal, `2>&1 | head`): what follows must
+    happen all the same."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        quiet(sys.stderr)
+
+
+def quiet(stream):
+    """Point `stream`'s descriptor at /dev/null: what Python still holds for it goes there at exit
+    instead of an `Exception ignored … BrokenPipeError` and exit 120."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a file (a StringIO), or closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def install_signals(run):
-    """SIGINT/SIGTERM: cancel (process groups terminated, teardown runs), exit 130; twice: kill now."""
+    """SIGINT/SIGTERM/SIGHUP: cancel (process groups terminated, teardown runs), exit 130; a second
+    SIGINT or SIGTERM kills now. A second SIGHUP does not: a closed terminal can send two (the kernel's
+    and the shell's), and nobody asked twice."""
     seen = []
 
     def handler(signum, frame):
-        seen.append(signum)
-        if len(seen) == 1:
-            sys.stderr.write("\nflowtui: interrupted: terminating running tasks (again to kill)\n")
-            run.reactor.call_threadsafe(run.cancel, "SIGINT" if signum == signal.SIGINT else "SIGTERM", True)
-        else:
+        if seen and signum != signal.SIGHUP:
             for execution in run.all_executions():
                 ctx = execution.current
                 for proc in ctx.processes if ctx else ():
                     proc.kill()
             os._exit(130)
+        seen.append(signum)
+        if len(seen) == 1:
+            what = "hangup" if signum == signal.SIGHUP else "interrupted"
+            say(f"\nflowtui: {what}: terminating running tasks (again to kill)\n")
+            run.reactor.call_threadsafe(run.cancel, signal.Signals(signum).name, True)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handler)
+
+
+def stdout_lost(run, out):
+    """What the printer does when `out` cannot be written (its reader went away, the terminal hung
+    up): as for an interrupt, the run is cancelled (exit 130) and its reports still written."""
+
+    def lost(exc):
+        quiet(out)
+        if run.finished or run.halt == "cancel":
+            say(f"flowtui: cannot write stdout ({exc.strerror}): the rest of the output is dropped\n")
+        else:
+            say(f"flowtui: cannot write stdout ({exc.strerror}): cancelling the run (terminating running tasks)\n")
+            run.reactor.call_soon(run.cancel, "lost stdout", True)
+
+    return lost
 
 
 def output_problem(args):
     """Why a --report/--junit/--events path cannot be written, checked before anything runs; else None."""
+    from .reporters.files import write_problem
+
     for option in ("report", "junit", "events"):
         path = getattr(args, option, None)
         if not path:
@@ -132,8 +183,9 @@ def output_problem(args):
             return f"flowtui: cannot write --{option} {path}: {exc.strerror}"
         if os.path.isdir(path):
             return f"flowtui: cannot write --{option} {path}: is a directory"
-        if not os.access(directory, os.W_OK):
-            return f"flowtui: cannot write --{option} {path}: permission denied"
+        exc = write_problem(path, replace=option != "events")
+        if exc is not None:
+            return f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}"
     return None
 
 
@@ -146,12 +198,16 @@ def run_headless(run, args, out=sys.stdout) -> int:
         sys.stderr.write(problem + "; nothing was run\n")
         return 2
     tails = Tails(run.bus)
-    ConsolePrinter(run, out, tails)
+    ConsolePrinter(run, out, tails, on_lost=stdout_lost(run, out))
     events = None
     if args.events:
         from .reporters.jsonl import EventsWriter
 
-        events = EventsWriter(run.bus, args.events)
+        try:
+            events = EventsWriter(run.bus, args.events)
+        except OSError as exc:  # a socket, say: what is not a file is only opened now
+            sys.stderr.write(f"flowtui: cannot write --events {args.events}: {exc.strerror}; nothing was run\n")
+            return 2
     interactive = sys.stdin.isatty()
     ApprovalDecider(
         run, approve=args.approve or (), approve_all=args.approve_all, reject=args.reject or (),
@@ -167,19 +223,25 @@ def run_headless(run, args, out=sys.stdout) -> int:
         kill_stragglers()
         if events:
             events.close()
-    try:
-        write_reports(run, args, tails)
-    except OSError as exc:  # e.g. the disk filled up during the run
-        sys.stderr.write(f"flowtui: cannot write the report {exc.filename}: {exc.strerror}\n")
+    return write_reports(run, args, tails, code)
+
+
+def write_reports(run, args, tails, code):
+    """Write --report and --junit; returns the exit code: 1, not 0, when one could not be written,
+    so CI does not pass without the report it asked for (the run's own failure code is kept)."""
+    for option, path in (("report", args.report), ("junit", args.junit)):
+        if not path:
+            continue
+        try:
+            if option == "report":
+                from .reporters.json_report import write_report
+
+                write_report(run, path)
+            else:  # imported only when asked for: xml.sax.saxutils loads urllib, email, ssl…
+                from .reporters.junit import write_junit
+
+                write_junit(run, tails, path)
+        except OSError as exc:  # e.g. the disk filled up during the run
+            say(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
+            code = code or EXIT_FAILED
     return code
-
-
-def write_reports(run, args, tails):
-    if args.report:
-        from .reporters.json_report import write_report
-
-        write_report(run, args.report)
-    if args.junit:
-        from .reporters.junit import write_junit
-
-        write_junit(run, tails, args.junit)

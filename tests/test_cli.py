@@ -657,3 +657,42 @@ def test_a_command_parsed_alone_is_the_same_command(capsys):
 
         main(["no-such-command"])
     assert "choose from 'run', 'validate', 'graph'" in capsys.readouterr().err
+
+
+# -- approval globs and template ids ---------------------------------------------------------------
+TEMPLATE = ("pipeline:\n  printOrders:\n    template:\n      selector:\n        - {name: order, value: $orders}\n"
+            "      task:\n        printOne:\n          action: {service: printer, method: print, input: {message: $order}}\n")
+
+
+def run_template(flowtui, tmp_path, *options):
+    """The Fluxor template flow over two orders (tasks printOrders/printOne[0] and [1]); its JSON report."""
+    (tmp_path / "tmpl.yaml").write_text(TEMPLATE)
+    result = flowtui("run", "tmpl.yaml", "--no-ui", "--set", "orders=[apple,banana]", "--report", "r.json", *options)
+    no_traceback(result)
+    tasks = {t["id"]: t for t in json.loads((tmp_path / "r.json").read_text())["tasks"]}
+    return result, tasks
+
+
+def test_an_exact_id_with_brackets_is_approved_and_the_hint_prints_a_pattern_that_works(flowtui, tmp_path):
+    result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/*", "--approve", "printOrders/printOne[0]")
+    assert result.returncode == 1
+    assert tasks["printOrders/printOne[0]"]["approval"]["by"] == "--approve"
+    hint = re.search(r"pass --approve '([^']*)'", result.stdout).group(1)
+    assert hint == "printOrders/printOne[1]"
+    assert "first failure: printOrders/printOne[1] (rejected)" in result.stdout  # the task, not its group
+    result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/*", "--approve", "printOrders/printOne[0]",
+                                 "--approve", hint)
+    assert result.returncode == 0, result.stdout
+    assert [tasks[f"printOrders/printOne[{i}]"]["status"] for i in (0, 1)] == ["succeeded", "succeeded"]
+
+
+def test_an_exact_id_with_brackets_is_rejected_before_approve_all(flowtui, tmp_path):
+    result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/*", "--reject", "printOrders/printOne[1]",
+                                 "--approve-all")
+    assert result.returncode == 1
+    assert tasks["printOrders/printOne[1]"]["status"] == "rejected"
+    assert tasks["printOrders/printOne[1]"]["approval"]["by"] == "--reject"
+    assert tasks["printOrders/printOne[0]"]["status"] == "succeeded"
+    result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/*", "--reject", "printOrders/printOne[[]1]",
+                                 "--approve-all")
+    assert tasks["printOrders/printOne[1]"]["status"] == "rejected"  # still a glob

@@ -1,6 +1,9 @@
 """The headless printer: attributed output, status lines, GitHub Actions groups, a summary."""
 
+import errno
 import os
+import select
+import stat
 
 from ..engine.durations import format_duration
 
@@ -22,8 +25,10 @@ class ConsolePrinter:
     flood or a thousand short tasks cost a write per turn, not one per line.
     """
 
-    def __init__(self, run, out, tails, *, color=None, github=None):
+    def __init__(self, run, out, tails, *, color=None, github=None, on_lost=None):
         self.run, self.out, self.tails = run, out, tails
+        self.on_lost = on_lost  # called once with the OSError when `out` cannot be written any more
+        self.lost = False
         self.color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color
         self.github = os.environ.get("GITHUB_ACTIONS") == "true" if github is None else github
         self._group = None  # GitHub Actions: the task whose output streams inside the open group
@@ -31,6 +36,39 @@ class ConsolePrinter:
         self._prefix = {}
         self._parts = []  # written this turn, not yet handed to `out`
         run.bus.subscribe(self)
+        self._watched = self._watch()
+
+    def _watch(self):
+        """The descriptor of `out` when it is a pipe, watched so that its reader going away (`| head`,
+        a dead log collector) is noticed at once, not at the next line a silent task may never print:
+        epoll reports an error on a pipe's write end that has no reader. None otherwise."""
+        try:
+            fd = self.out.fileno()
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return None
+        except (OSError, ValueError):  # not a file (a StringIO), or closed
+            return None
+        self.run.reactor.add_reader(fd, self._reader_gone)
+        return fd
+
+    def _reader_gone(self):
+        poller = select.poll()
+        poller.register(self._watched, select.POLLOUT)
+        if any(events & select.POLLERR for _, events in poller.poll(0)):
+            self._lose(BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)))
+        else:  # woken for something else: from now on a failed write tells
+            self.run.reactor.remove_reader(self._watched)
+            self._watched = None
+
+    def _lose(self, exc):
+        """`out` cannot be written: what is left to print is dropped, and the owner told once."""
+        self.lost = True
+        self._parts.clear()
+        if self._watched is not None:
+            self.run.reactor.remove_reader(self._watched)
+            self._watched = None
+        if self.on_lost:
+            self.on_lost(exc)
 
     def _paint(self, text, code):
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -42,11 +80,17 @@ class ConsolePrinter:
         parts.extend(texts)
 
     def flush(self):
-        if self._parts:
-            text = "".join(self._parts)
+        if self.lost:
             self._parts.clear()
-            self.out.write(text)
-        self.out.flush()
+            return
+        try:
+            if self._parts:
+                text = "".join(self._parts)
+                self._parts.clear()
+                self.out.write(text)
+            self.out.flush()
+        except OSError as exc:  # EPIPE: the reader went away; EIO: the terminal hung up
+            self._lose(exc)
 
     def __call__(self, event):
         handler = getattr(self, "on_" + event.type, None)
@@ -169,7 +213,8 @@ class ConsolePrinter:
                 continue
             status = run.states[nid].status
             counts[status] = counts.get(status, 0) + 1
-            if first_failure is None and run.unhandled_failure(nid):
+            if first_failure is None and run.unhandled_failure(nid) and not any(
+                    run.unhandled_failure(child) for child in run.children[nid]):  # a parent fails for its child
                 first_failure = nid
         took = format_duration(run.finished_at - run.started_at) if run.started_at else "-"
         tally = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
