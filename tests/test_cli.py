@@ -696,3 +696,10 @@ def test_an_exact_id_with_brackets_is_rejected_before_approve_all(flowtui, tmp_p
     result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/*", "--reject", "printOrders/printOne[[]1]",
                                  "--approve-all")
     assert tasks["printOrders/printOne[1]"]["status"] == "rejected"  # still a glob
+
+
+def test_ask_with_an_exact_id_with_brackets_gates_that_task_only(flowtui, tmp_path):
+    result, tasks = run_template(flowtui, tmp_path, "--ask", "printOrders/printOne[1]", "--reject", "printOrders/printOne[1]")
+    assert result.returncode == 1
+    assert tasks["printOrders/printOne[0]"]["status"] == "succeeded" and "approval" not in tasks["printOrders/printOne[0]"]
+    assert tasks["printOrders/printOne[1]"]["status"] == "rejected"

@@ -166,7 +166,7 @@ class Run:
         if self.ask and node.is_task:
             from fnmatch import fnmatchcase
 
-            return any(fnmatchcase(node.id, pattern) for pattern in self.ask)
+            return any(node.id == pattern or fnmatchcase(node.id, pattern) for pattern in self.ask)
         return False
 
     def _set_status(self, nid, status):
