@@ -657,3 +657,49 @@ def test_a_command_parsed_alone_is_the_same_command(capsys):
 
         main(["no-such-command"])
     assert "choose from 'run', 'validate', 'graph'" in capsys.readouterr().err
+
+
+# -- validate: every flow of a file, and input no command may print --------------------------------
+SEVERAL_FLOWS = """common:
+  hosts: [h1]
+  subs: 1
+flows:
+  - id: one
+    name: First
+    triggers: [{name: start, type: data}]
+    tasks: [{name: a, listen: trigger.good, type: exec, opts: {cmd: "true"}}]
+  - id: two
+    triggers:
+      - {name: t1, type: timer, opts: {period: 5}}
+      - {name: t2, type: timer, opts: {period: 9}}
+    tasks: [{name: b, listen: task.nope.good, type: exec, opts: {cmd: "true"}}]
+"""
+
+
+def test_validate_checks_every_flow_of_a_host_config(flowtui, tmp_path):
+    """--flow (and --trigger) choose what a run runs: validate needs neither and checks every choice."""
+    (tmp_path / "config.yml").write_text(SEVERAL_FLOWS)
+    result = flowtui("validate", "config.yml")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "config.yml: Floe flow 'First' is valid",
+        "  2 tasks",
+        "  hosts: h1 (shown only: flowtui runs the flow on this machine)",
+        "config.yml:3:3: warning: unknown key `subs` in common: Floe ignores it",
+        "config.yml: Floe flow 'two' is valid",
+        "  2 tasks",
+        "  hosts: h1 (shown only: flowtui runs the flow on this machine)",
+        "config.yml:13:31: warning: task `b`: never runs: `task.nope.good` is never emitted: there is no task or merge `nope`",
+    ]
+    assert flowtui("validate", "config.yml", "--flow", "two").stdout.splitlines()[0] == "config.yml: Floe flow 'two' is valid"
+    (tmp_path / "config.yml").write_text(SEVERAL_FLOWS.replace("  - id: two\n", "  - id: two\n    flow-file: gone.yml\n"))
+    result = flowtui("validate", "config.yml")  # the second flow's file is read only when that flow is loaded
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"config.yml:10:16: flow-file {tmp_path}/gone.yml: No such file or directory\n"
+
+
+def test_validate_checks_both_flows_of_the_corpus_config(flowtui, corpus):
+    result = flowtui("validate", str(corpus / "floe" / "config.yml"))
+    assert result.returncode == 0, result.stderr
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines() if " is valid" in line] == [
+        "Floe flow 'Build Project' is valid", "Floe flow 'danmux' is valid"]
