@@ -703,3 +703,16 @@ def test_validate_checks_both_flows_of_the_corpus_config(flowtui, corpus):
     assert result.returncode == 0, result.stderr
     assert [line.split(": ", 1)[1] for line in result.stdout.splitlines() if " is valid" in line] == [
         "Floe flow 'Build Project' is valid", "Floe flow 'danmux' is valid"]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("yamlfc.yaml", "s:\n  - name: a\n    cmd: echo hi\n",
+     "yamlfc.yaml:1:1: this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
+     "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)"),
+    ("t7.json", '{"s": [{"name": "a", "cmd": "echo hi"}, 5]}',
+     "t7.json:1:41: an action must be an object with at least `name` and `cmd`"),
+], ids=["yaml", "bad-action"])
+def test_a_detected_near_sketch_gets_its_real_problem(flowtui, tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text)
+    result = flowtui("validate", name)
+    assert (result.returncode, result.stderr) == (2, expected + "\n")

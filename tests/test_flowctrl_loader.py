@@ -301,3 +301,33 @@ def test_corpus_details(corpus):
     deploy, _ = load(str(base / "readme_v2__example_deployment_procedure.json"))
     assert deploy.nodes["deploy_stage/deploy_app"].fatal
     assert [n for n in deploy.nodes if deploy.nodes[n].is_group] == ["setup_stage", "deploy_stage", "cleanup_stage"]
+
+
+# -- detection ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ['{"name": "x", "s": []}', '{"s": [], "t": [{"name": "a", "cmd": "true"}]}'])
+def test_a_sketch_with_an_empty_stage_is_detected(tmp_path, text):
+    """The contract's rule: every non-`name` value a list of action objects, which an empty list is."""
+    flow, _ = load(write(tmp_path, text))
+    assert flow.format == "flowctrl" and flow.roots[0] == "s"
+
+
+@pytest.mark.parametrize(("text", "needle", "message"), [
+    ('{"s": [{"name": "a", "cmd": "echo hi"}, 5]}', "5]", "an action must be an object with at least `name` and `cmd`"),
+    ('{"s": [{"name": "a", "cmd": "echo hi"}], "t": 5}', "5}", "stage `t` must be a list of actions"),
+    ('{"s": [7, {"name": "a"}]}', "7,", "an action must be an object with at least `name` and `cmd`"),
+])
+def test_a_sketch_with_a_bad_action_gets_its_error_not_cannot_tell(tmp_path, text, needle, message):
+    path = write(tmp_path, text)
+    assert problems(path)[0] == loc(path, text, needle) + message
+
+
+def test_a_sketch_written_in_yaml_is_told_sketches_are_json(tmp_path):
+    path = write(tmp_path, "s:\n  - name: a\n    cmd: echo hi\n", "sketch.yaml")
+    assert problems(path) == [
+        f"{path}:1:1: this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
+        "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)"
+    ]
+    text = '{"s": [{"name": "a", "cmd": "echo hi"},]}'  # JSON with a mistake (YAML would take it): the mistake
+    path = write(tmp_path, text, "sketch.flow")
+    assert problems(path) == [loc(path, text, "]}") + "invalid JSON: Expecting value"]
+
