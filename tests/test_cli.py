@@ -716,3 +716,12 @@ def test_a_detected_near_sketch_gets_its_real_problem(flowtui, tmp_path, name, t
     (tmp_path / name).write_text(text)
     result = flowtui("validate", name)
     assert (result.returncode, result.stderr) == (2, expected + "\n")
+
+
+def test_validate_and_run_warn_about_duplicate_keys(flowtui, tmp_path):
+    (tmp_path / "dup.json").write_text('{"s": [{"name": "a", "cmd": "echo first"}], "s": [{"name": "a", "cmd": "echo second"}]}')
+    warning = "dup.json:1:45: warning: duplicate key `s`: the later value wins (as Flow-CTRL's json.load)\n"
+    result = flowtui("validate", "dup.json")
+    assert result.returncode == 0 and result.stdout.endswith(warning)
+    result = flowtui("run", "dup.json", "--no-ui")
+    assert (result.returncode, result.stderr) == (0, warning) and "[s/a] second\n" in result.stdout

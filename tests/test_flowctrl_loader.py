@@ -223,10 +223,18 @@ def test_task_ids_that_collide_through_a_slash(tmp_path):
     assert problems(path) == [loc(path, text, '"c"') + "task id `a/b/c` is also the id of action `b/c` in stage `a`: rename one"]
 
 
-def test_duplicate_keys(tmp_path):
-    text = '{"s": [{"name": "a", "cmd": "true", "cmd": "false"}],\n "s": [{"name": "b", "cmd": "true"}]}'
+def test_duplicate_keys_load_as_flow_ctrl_does_with_a_warning(tmp_path):
+    """Flow-CTRL's json.load keeps the later value at the first key's place: a warning, not an error."""
+    text = ('{"s": [{"name": "a", "cmd": "true", "cmd": "false"}],\n "t": [{"name": "c", "cmd": "true"}],\n'
+            ' "s": [{"name": "b", "cmd": "true"}]}')
     path = write(tmp_path, text)
-    assert problems(path) == [loc(path, text, '"cmd"', 1) + "duplicate key `cmd`", loc(path, text, '"s"', 1) + "duplicate key `s`"]
+    flow, _ = load(path)
+    assert flow.roots == ("s", "t") and list(flow.nodes) == ["s", "s/b", "t", "t/c"]
+    later = "the later value wins (as Flow-CTRL's json.load)"
+    assert [str(w) for w in flow.warnings] == [
+        loc(path, text, '"cmd"', 1) + f"warning: duplicate key `cmd`: {later}",
+        loc(path, text, '"s"', 1) + f"warning: duplicate key `s`: {later}",
+    ]
 
 
 def test_every_problem_is_reported_in_file_order(tmp_path):
