@@ -705,6 +705,25 @@ def test_validate_checks_both_flows_of_the_corpus_config(flowtui, corpus):
         "Floe flow 'Build Project' is valid", "Floe flow 'danmux' is valid"]
 
 
+@pytest.mark.parametrize(("name", "text", "where", "message"), [
+    ("t15.json", '{"s\\ud800": [{"name": "a", "cmd": "echo hi"}]}', "1:4",
+     "`\\ud800` is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"),
+    ("t13.json", '{"s": [{"name": "a", "cmd": "echo \\udc00"}]}', "1:35",
+     "`\\udc00` is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"),
+    ("fx.yaml", 'pipeline:\n  a:\n    action: printer:print\n    input: {message: "x\\ud800"}\n', "4:22", None),
+    ("fx.json", '{"pipeline": {"a": {"action": "printer:print", "input": {"message": "\\ud800"}}}}', "1:69", None),
+    ("fl.yml", 'name: f\ntasks:\n  - {name: "a\\udfff", listen: trigger.good, type: exec, opts: {cmd: "true"}}\n', "3:12", None),
+], ids=["flowctrl-key", "flowctrl-cmd", "fluxor-yaml", "fluxor-json", "floe"])
+def test_lone_surrogate_escapes_are_located_errors_not_a_crash(flowtui, tmp_path, name, text, where, message):
+    """A lone surrogate loads as a character no output can encode: run and graph crashed printing it."""
+    (tmp_path / name).write_text(text)
+    message = message or ("invalid YAML: this string escapes a UTF-16 surrogate (\\uD800-\\uDFFF), which is not a "
+                          "character (Go's YAML refuses it): write the character itself, or \\U and its 8-digit code point")
+    for args in (["validate", name], ["run", name, "--no-ui"], ["graph", name]):
+        result = flowtui(*args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", f"{name}:{where}: {message}\n")
+
+
 @pytest.mark.parametrize(("name", "text", "expected"), [
     ("yamlfc.yaml", "s:\n  - name: a\n    cmd: echo hi\n",
      "yamlfc.yaml:1:1: this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "

@@ -339,3 +339,20 @@ def test_a_sketch_written_in_yaml_is_told_sketches_are_json(tmp_path):
     path = write(tmp_path, text, "sketch.flow")
     assert problems(path) == [loc(path, text, "]}") + "invalid JSON: Expecting value"]
 
+
+# -- lone surrogates -------------------------------------------------------------------------------
+HALF = "is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"
+
+
+def test_lone_surrogate_escapes_are_located_errors(tmp_path):
+    """json.loads keeps `\\ud800` as a lone surrogate, which no output can encode: refused at load."""
+    text = '{"s\\ud800": [\n  {"name": "a\\udc00", "cmd": "echo \\ud83d\\ude00 \\\\ud800 \\\\\\udbff"}]}'
+    path = write(tmp_path, text)
+    assert problems(path) == [
+        loc(path, text, "\\ud800") + f"`\\ud800` {HALF}",
+        loc(path, text, "\\udc00") + f"`\\udc00` {HALF}",
+        loc(path, text, "\\udbff") + f"`\\udbff` {HALF}",  # an escape again after an escaped backslash
+    ]
+    paired = write(tmp_path, '{"s": [{"name": "\\ud83d\\ude00", "cmd": "echo \\\\ud800"}]}', "paired.json")
+    flow, _ = load(paired)
+    assert flow.nodes["s/\U0001F600"].action.params["cmd"] == "echo \\ud800"
