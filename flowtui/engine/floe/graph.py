@@ -94,10 +94,11 @@ def _unreached(flow, trigger_id, roots, waits, never):
             listeners.setdefault(up, []).append(conf.id)
         if conf.cls == "merge" and conf.type == "all":
             missing[conf.id] = len(waits.get(conf.id, ()))
+    may_run = set(roots)
     reached, todo = {trigger_id}, [trigger_id]
     while todo:
         for nid in listeners.get(todo.pop(), ()):
-            if nid in reached or nid not in roots:
+            if nid in reached or nid not in may_run:
                 continue
             if nid in missing:
                 missing[nid] -= 1
@@ -105,7 +106,7 @@ def _unreached(flow, trigger_id, roots, waits, never):
                     continue
             reached.add(nid)
             todo.append(nid)
-    lost = [c for c in flow.tasks if c.id in roots and c.id not in reached]
+    lost = [c for c in flow.tasks if c.id in may_run and c.id not in reached]
     lost_ids = {c.id for c in lost}
     for conf in lost:
         up, tag, loc = next(w for w in waits[conf.id] if w[0] not in reached)
