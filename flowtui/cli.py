@@ -177,39 +177,71 @@ def _load(args, err, pick=None):
         return EXIT_USAGE
 
 
+def _load_every_choice(args):
+    """([flow], [diagnostic]) of the whole file: where a run needs --flow or --trigger, `validate`
+    loads every choice, since the choice matters for a run, not for checking the file."""
+    from .engine.diagnostics import FlowError, NeedsChoice
+    from .engine.loaders import load
+
+    try:
+        return [load(args.file, args.format, _options(args))[0]], []
+    except FlowError as exc:
+        return [], exc.diagnostics
+    except NeedsChoice as exc:
+        flows, problems = [], []
+        for choice, _ in exc.choices:
+            more_flows, more_problems = _load_every_choice(argparse.Namespace(**{**vars(args), exc.kind: choice}))
+            flows += more_flows
+            problems += [p for p in more_problems if p not in problems]
+        return flows, problems
+
+
 def cmd_validate(args, out, err):
-    loaded = _load(args, err)
-    if isinstance(loaded, int):
-        return loaded
-    flow, _ = loaded
+    flows, problems = _load_every_choice(args)
+    if problems:
+        for diagnostic in problems:
+            err.write(f"{diagnostic}\n")
+        return EXIT_USAGE
+    summaries, warnings = [], set()  # a flow loaded once per trigger has one summary; a config's warnings show once
+    for flow in flows:
+        summary = _summary(flow)
+        if summary not in summaries:
+            summaries.append(summary)
+            out.write("".join(f"{line}\n" for line in summary))
+        for warning in map(str, flow.warnings):
+            if warning not in warnings:
+                warnings.add(warning)
+                out.write(f"{warning}\n")
+    return EXIT_OK
+
+
+def _summary(flow):
     from .engine.durations import format_duration
     from .engine.loaders import FORMAT_NAMES
 
     tasks = flow.tasks()
     groups = [n for n in flow.nodes.values() if n.is_group]
     estimate = sum(t.estimate or 0 for t in tasks)
-    out.write(f"{flow.file}: {FORMAT_NAMES.get(flow.format, flow.format)} {flow.name!r} is valid\n")
-    out.write(f"  {len(tasks)} task{'s' if len(tasks) != 1 else ''}")
+    lines = [f"{flow.file}: {FORMAT_NAMES.get(flow.format, flow.format)} {flow.name!r} is valid"]
+    counts = f"  {len(tasks)} task{'s' if len(tasks) != 1 else ''}"
     if groups:
-        out.write(f" in {len(groups)} group{'s' if len(groups) != 1 else ''}")
+        counts += f" in {len(groups)} group{'s' if len(groups) != 1 else ''}"
     gated = sum(1 for t in tasks if t.approval)
     hooked = sum(1 for t in tasks if t.hooks)
     if hooked:
-        out.write(f", {hooked} with hooks")
+        counts += f", {hooked} with hooks"
     if gated:
-        out.write(f", {gated} gated by approval")
+        counts += f", {gated} gated by approval"
     if estimate:
-        out.write(f", estimated {format_duration(estimate)}")
-    out.write("\n")
+        counts += f", estimated {format_duration(estimate)}"
+    lines.append(counts)
     floe = flow.extra.get("floe") or {}
     if floe.get("hosts"):
-        out.write(f"  hosts: {', '.join(floe['hosts'])} (shown only: flowtui runs the flow on this machine)\n")
+        lines.append(f"  hosts: {', '.join(floe['hosts'])} (shown only: flowtui runs the flow on this machine)")
     for key, label in (("host_tags", "host tags"), ("resource_tags", "resource tags")):
         if floe.get(key):
-            out.write(f"  {label}: {', '.join(floe[key])}\n")
-    for warning in flow.warnings:
-        out.write(f"{warning}\n")
-    return EXIT_OK
+            lines.append(f"  {label}: {', '.join(floe[key])}")
+    return lines
 
 
 def cmd_graph(args, out, err):

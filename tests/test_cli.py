@@ -703,3 +703,89 @@ def test_ask_with_an_exact_id_with_brackets_gates_that_task_only(flowtui, tmp_pa
     assert result.returncode == 1
     assert tasks["printOrders/printOne[0]"]["status"] == "succeeded" and "approval" not in tasks["printOrders/printOne[0]"]
     assert tasks["printOrders/printOne[1]"]["status"] == "rejected"
+
+# -- validate: every flow of a file, and input no command may print --------------------------------
+SEVERAL_FLOWS = """common:
+  hosts: [h1]
+  subs: 1
+flows:
+  - id: one
+    name: First
+    triggers: [{name: start, type: data}]
+    tasks: [{name: a, listen: trigger.good, type: exec, opts: {cmd: "true"}}]
+  - id: two
+    triggers:
+      - {name: t1, type: timer, opts: {period: 5}}
+      - {name: t2, type: timer, opts: {period: 9}}
+    tasks: [{name: b, listen: task.nope.good, type: exec, opts: {cmd: "true"}}]
+"""
+
+
+def test_validate_checks_every_flow_of_a_host_config(flowtui, tmp_path):
+    """--flow (and --trigger) choose what a run runs: validate needs neither and checks every choice."""
+    (tmp_path / "config.yml").write_text(SEVERAL_FLOWS)
+    result = flowtui("validate", "config.yml")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "config.yml: Floe flow 'First' is valid",
+        "  2 tasks",
+        "  hosts: h1 (shown only: flowtui runs the flow on this machine)",
+        "config.yml:3:3: warning: unknown key `subs` in common: Floe ignores it",
+        "config.yml: Floe flow 'two' is valid",
+        "  2 tasks",
+        "  hosts: h1 (shown only: flowtui runs the flow on this machine)",
+        "config.yml:13:31: warning: task `b`: never runs: `task.nope.good` is never emitted: there is no task or merge `nope`",
+    ]
+    assert flowtui("validate", "config.yml", "--flow", "two").stdout.splitlines()[0] == "config.yml: Floe flow 'two' is valid"
+    (tmp_path / "config.yml").write_text(SEVERAL_FLOWS.replace("  - id: two\n", "  - id: two\n    flow-file: gone.yml\n"))
+    result = flowtui("validate", "config.yml")  # the second flow's file is read only when that flow is loaded
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"config.yml:10:16: flow-file {tmp_path}/gone.yml: No such file or directory\n"
+
+
+def test_validate_checks_both_flows_of_the_corpus_config(flowtui, corpus):
+    result = flowtui("validate", str(corpus / "floe" / "config.yml"))
+    assert result.returncode == 0, result.stderr
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines() if " is valid" in line] == [
+        "Floe flow 'Build Project' is valid", "Floe flow 'danmux' is valid"]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "message"), [
+    ("t15.json", '{"s\\ud800": [{"name": "a", "cmd": "echo hi"}]}', "1:4",
+     "`\\ud800` is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"),
+    ("t13.json", '{"s": [{"name": "a", "cmd": "echo \\udc00"}]}', "1:35",
+     "`\\udc00` is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"),
+    ("fx.yaml", 'pipeline:\n  a:\n    action: printer:print\n    input: {message: "x\\ud800"}\n', "4:22", None),
+    ("fx.json", '{"pipeline": {"a": {"action": "printer:print", "input": {"message": "\\ud800"}}}}', "1:69", None),
+    ("fl.yml", 'name: f\ntasks:\n  - {name: "a\\udfff", listen: trigger.good, type: exec, opts: {cmd: "true"}}\n', "3:12", None),
+], ids=["flowctrl-key", "flowctrl-cmd", "fluxor-yaml", "fluxor-json", "floe"])
+def test_lone_surrogate_escapes_are_located_errors_not_a_crash(flowtui, tmp_path, name, text, where, message):
+    """A lone surrogate loads as a character no output can encode: run and graph crashed printing it."""
+    (tmp_path / name).write_text(text)
+    message = message or ("invalid YAML: this string escapes a UTF-16 surrogate (\\uD800-\\uDFFF), which is not a "
+                          "character (Go's YAML refuses it): write the character itself, or \\U and its 8-digit code point")
+    for args in (["validate", name], ["run", name, "--no-ui"], ["graph", name]):
+        result = flowtui(*args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", f"{name}:{where}: {message}\n")
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("yamlfc.yaml", "s:\n  - name: a\n    cmd: echo hi\n",
+     "yamlfc.yaml:1:1: this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
+     "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)"),
+    ("t7.json", '{"s": [{"name": "a", "cmd": "echo hi"}, 5]}',
+     "t7.json:1:41: an action must be an object with at least `name` and `cmd`"),
+], ids=["yaml", "bad-action"])
+def test_a_detected_near_sketch_gets_its_real_problem(flowtui, tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text)
+    result = flowtui("validate", name)
+    assert (result.returncode, result.stderr) == (2, expected + "\n")
+
+
+def test_validate_and_run_warn_about_duplicate_keys(flowtui, tmp_path):
+    (tmp_path / "dup.json").write_text('{"s": [{"name": "a", "cmd": "echo first"}], "s": [{"name": "a", "cmd": "echo second"}]}')
+    warning = "dup.json:1:45: warning: duplicate key `s`: the later value wins (as Flow-CTRL's json.load)\n"
+    result = flowtui("validate", "dup.json")
+    assert result.returncode == 0 and result.stdout.endswith(warning)
+    result = flowtui("run", "dup.json", "--no-ui")
+    assert (result.returncode, result.stderr) == (0, warning) and "[s/a] second\n" in result.stdout

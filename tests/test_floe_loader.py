@@ -285,3 +285,30 @@ def test_merge_opts_right_wins_and_env_lists_concatenate():
 
     assert merge_opts({"a": 1, "env": ["A=1"]}, {"a": 2, "env": ["B=2"], "b": 3}) == {"a": 2, "env": ["A=1", "B=2"], "b": 3}
     assert merge_opts({"env": ["A=1"]}, {"env": {"B": 2}}) == {"env": ["A=1"]}
+
+
+def test_nodes_only_listening_to_each_other_never_run_and_are_warned_about(tmp_path, record):
+    """A cycle of listeners nothing starts, and whatever waits on it, end `not_run`: the loader says so."""
+    from tests.floe_helpers import run_flow, statuses
+
+    text = """name: f
+tasks:
+  - {name: a, listen: task.b.good, type: exec, opts: {cmd: "true"}}
+  - {name: b, listen: task.a.good, type: exec, opts: {cmd: "true"}}
+  - {name: c, listen: task.a.bad, type: exec, opts: {cmd: "true"}}
+  - {name: go, listen: trigger.good, type: exec, opts: {cmd: "true"}}
+  - {name: all, class: merge, type: all, wait: [task.go.good, task.c.good]}
+  - {name: any, class: merge, type: any, wait: [task.go.good, task.c.good]}
+  - {name: after, listen: merge.any.good, type: exec, opts: {cmd: "true"}}
+"""
+    flow = load_text(tmp_path, text)
+    assert flow.roots == ("trigger", "go", "any", "after")
+    assert [(w.line, w.col, w.message) for w in flow.warnings] == [
+        (3, 23, "task `a`: never runs: it waits in a cycle nothing starts (a waits for b, b waits for a)"),
+        (4, 23, "task `b`: never runs: it waits in a cycle nothing starts (b waits for a, a waits for b)"),
+        (5, 23, "task `c`: never runs: `task.a.bad` comes from `a`, which never runs"),
+        (7, 63, "merge `all`: never fires: `task.c.good` comes from `c`, which never runs"),
+    ]
+    run, _ = run_flow(tmp_path / "flow.yml", tmp_path / "state", record)
+    assert statuses(run) == {"trigger": "succeeded", "a": "not_run", "b": "not_run", "c": "not_run",
+                             "go": "succeeded", "all": "not_run", "any": "succeeded", "after": "succeeded"}

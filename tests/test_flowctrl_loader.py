@@ -223,10 +223,18 @@ def test_task_ids_that_collide_through_a_slash(tmp_path):
     assert problems(path) == [loc(path, text, '"c"') + "task id `a/b/c` is also the id of action `b/c` in stage `a`: rename one"]
 
 
-def test_duplicate_keys(tmp_path):
-    text = '{"s": [{"name": "a", "cmd": "true", "cmd": "false"}],\n "s": [{"name": "b", "cmd": "true"}]}'
+def test_duplicate_keys_load_as_flow_ctrl_does_with_a_warning(tmp_path):
+    """Flow-CTRL's json.load keeps the later value at the first key's place: a warning, not an error."""
+    text = ('{"s": [{"name": "a", "cmd": "true", "cmd": "false"}],\n "t": [{"name": "c", "cmd": "true"}],\n'
+            ' "s": [{"name": "b", "cmd": "true"}]}')
     path = write(tmp_path, text)
-    assert problems(path) == [loc(path, text, '"cmd"', 1) + "duplicate key `cmd`", loc(path, text, '"s"', 1) + "duplicate key `s`"]
+    flow, _ = load(path)
+    assert flow.roots == ("s", "t") and list(flow.nodes) == ["s", "s/b", "t", "t/c"]
+    later = "the later value wins (as Flow-CTRL's json.load)"
+    assert [str(w) for w in flow.warnings] == [
+        loc(path, text, '"cmd"', 1) + f"warning: duplicate key `cmd`: {later}",
+        loc(path, text, '"s"', 1) + f"warning: duplicate key `s`: {later}",
+    ]
 
 
 def test_every_problem_is_reported_in_file_order(tmp_path):
@@ -301,3 +309,50 @@ def test_corpus_details(corpus):
     deploy, _ = load(str(base / "readme_v2__example_deployment_procedure.json"))
     assert deploy.nodes["deploy_stage/deploy_app"].fatal
     assert [n for n in deploy.nodes if deploy.nodes[n].is_group] == ["setup_stage", "deploy_stage", "cleanup_stage"]
+
+
+# -- detection ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ['{"name": "x", "s": []}', '{"s": [], "t": [{"name": "a", "cmd": "true"}]}'])
+def test_a_sketch_with_an_empty_stage_is_detected(tmp_path, text):
+    """The contract's rule: every non-`name` value a list of action objects, which an empty list is."""
+    flow, _ = load(write(tmp_path, text))
+    assert flow.format == "flowctrl" and flow.roots[0] == "s"
+
+
+@pytest.mark.parametrize(("text", "needle", "message"), [
+    ('{"s": [{"name": "a", "cmd": "echo hi"}, 5]}', "5]", "an action must be an object with at least `name` and `cmd`"),
+    ('{"s": [{"name": "a", "cmd": "echo hi"}], "t": 5}', "5}", "stage `t` must be a list of actions"),
+    ('{"s": [7, {"name": "a"}]}', "7,", "an action must be an object with at least `name` and `cmd`"),
+])
+def test_a_sketch_with_a_bad_action_gets_its_error_not_cannot_tell(tmp_path, text, needle, message):
+    path = write(tmp_path, text)
+    assert problems(path)[0] == loc(path, text, needle) + message
+
+
+def test_a_sketch_written_in_yaml_is_told_sketches_are_json(tmp_path):
+    path = write(tmp_path, "s:\n  - name: a\n    cmd: echo hi\n", "sketch.yaml")
+    assert problems(path) == [
+        f"{path}:1:1: this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
+        "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)"
+    ]
+    text = '{"s": [{"name": "a", "cmd": "echo hi"},]}'  # JSON with a mistake (YAML would take it): the mistake
+    path = write(tmp_path, text, "sketch.flow")
+    assert problems(path) == [loc(path, text, "]}") + "invalid JSON: Expecting value"]
+
+
+# -- lone surrogates -------------------------------------------------------------------------------
+HALF = "is half of a UTF-16 surrogate pair, not a character: write the character itself, or both halves"
+
+
+def test_lone_surrogate_escapes_are_located_errors(tmp_path):
+    """json.loads keeps `\\ud800` as a lone surrogate, which no output can encode: refused at load."""
+    text = '{"s\\ud800": [\n  {"name": "a\\udc00", "cmd": "echo \\ud83d\\ude00 \\\\ud800 \\\\\\udbff"}]}'
+    path = write(tmp_path, text)
+    assert problems(path) == [
+        loc(path, text, "\\ud800") + f"`\\ud800` {HALF}",
+        loc(path, text, "\\udc00") + f"`\\udc00` {HALF}",
+        loc(path, text, "\\udbff") + f"`\\udbff` {HALF}",  # an escape again after an escaped backslash
+    ]
+    paired = write(tmp_path, '{"s": [{"name": "\\ud83d\\ude00", "cmd": "echo \\\\ud800"}]}', "paired.json")
+    flow, _ = load(paired)
+    assert flow.nodes["s/\U0001F600"].action.params["cmd"] == "echo \\ud800"

@@ -4,7 +4,32 @@
 error path the (already valid) text is scanned once more to map paths to positions.
 """
 
+import re
+
 _WS = " \t\r\n"
+# Every escape, so that `\\u` (an escaped backslash, then `u`) is never read as a `\u` escape.
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def lone_surrogates(text):
+    """Offsets of `\\uD800`-`\\uDFFF` escapes that are not a high+low pair. `json.loads` keeps them as
+    lone surrogates: no UTF-8 output can encode one, so the first print of the name would crash."""
+    if "\\u" not in text:
+        return []
+    found, high = [], None  # high: offset of a high surrogate waiting for its low half
+    for match in _ESCAPE.finditer(text):
+        unit = int(match.group(1), 16) if match.group(1) else -1
+        if high is not None and 0xDC00 <= unit <= 0xDFFF and match.start() == high + 6:
+            high = None
+            continue
+        if high is not None:
+            found.append(high)
+            high = None
+        if 0xD800 <= unit <= 0xDBFF:
+            high = match.start()
+        elif 0xDC00 <= unit <= 0xDFFF:
+            found.append(match.start())
+    return found + ([high] if high is not None else [])
 
 
 class JsonPositions:

@@ -1,5 +1,7 @@
 """YAML documents whose mappings and lists remember where each key and value was written."""
 
+import re
+
 from ..diagnostics import Diagnostic, FlowError
 from ..pyyaml import pyyaml as _yaml
 
@@ -72,15 +74,41 @@ def parse(path, text):
 
     cleaned = clean(text)
     try:
-        return direct(cleaned)
+        document = direct(cleaned)
     except Unmodelled:
-        pass
+        try:
+            document = yaml.load(cleaned, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError:
+            document = _pure(path, cleaned)
     except yaml.YAMLError:  # a syntax error: only PyYAML's own parser below words it
-        return _pure(path, cleaned)
-    try:
-        return yaml.load(cleaned, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError:
-        return _pure(path, cleaned)
+        document = _pure(path, cleaned)
+    where = ("\\u" in cleaned or "\\U" in cleaned) and _surrogate_at(document, (1, 1))
+    if where:
+        raise FlowError([Diagnostic(path, *where, SURROGATE_ESCAPE)])
+    return document
+
+
+# Only a double-quoted `\u`/`\U` escape makes one: the text itself was decoded as UTF-8.
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = ("invalid YAML: this string escapes a UTF-16 surrogate (\\uD800-\\uDFFF), which is not a character "
+                    "(Go's YAML refuses it): write the character itself, or \\U and its 8-digit code point")
+
+
+def _surrogate_at(value, loc):
+    """(line, col) of the first key or string holding a surrogate: PyYAML keeps one, no output encodes it."""
+    if isinstance(value, str):
+        return loc if SURROGATE.search(value) else None
+    if isinstance(value, LocDict):
+        for key, item in value.items():
+            found = (SURROGATE.search(key) and value.key_loc[key]) or _surrogate_at(item, value.val_loc[key])
+            if found:
+                return found
+    elif isinstance(value, LocList):
+        for item, item_loc in zip(value, value.item_loc, strict=True):
+            found = _surrogate_at(item, item_loc)
+            if found:
+                return found
+    return None
 
 
 def _pure(path, cleaned):

@@ -102,8 +102,10 @@ def _format(path, data):
         ):
             return "floe"
         stages = [v for k, v in data.items() if k != "name"]
-        if any(isinstance(v, list) and v and all(isinstance(a, dict) for a in v) for v in stages):
-            return "flowctrl"  # at least one stage of actions: report the others' problems, if any
+        if stages and all(isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in stages):
+            return "flowctrl"  # the contract's rule: every stage a list of action objects (or empty)
+        if any(isinstance(v, list) and any(isinstance(a, dict) for a in v) for v in stages):
+            return "flowctrl"  # meant as a sketch (a stage holds an action): report its problems, not the format
     raise FlowError([Diagnostic(
         path, 1, 1,
         "cannot tell the format: expected a Flow-CTRL sketch (a JSON object of stages, each a list "
@@ -133,6 +135,11 @@ def _load(path, fmt, options):
     document = None
     if not fmt or fmt == "auto":
         fmt, document = _sniff(path, text)
+        if fmt == "flowctrl" and document is not None and not text.lstrip().startswith("{"):
+            raise FlowError([Diagnostic(  # (a `{` text is JSON with a mistake: the loader points at it)
+                path, 1, 1, "this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
+                "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)",
+            )])
     module = format_module(fmt)
     if fmt == "floe" and document is not None:
         flow = module.load(path, text, options, document=document)

@@ -56,16 +56,29 @@ def load(path, text, options=None) -> FlowDef:
     problems = validate("flowctrl", data, digest=digest, cache_dir=cache) + _semantic_problems(data)
     if not problems and not any(k != "name" for k in data):
         problems = [((), "the sketch has no stages: add a stage, a key whose value is a list of actions")]
-    if problems or duplicated:
-        diagnostics = located(problems)
-        if duplicated:
-            from ..jsonpos import JsonPositions
-
-            positions = positions or JsonPositions(text)
-            for dup_path, (line, col) in positions.duplicates:
-                diagnostics.append(Diagnostic(path, line, col, f"duplicate key `{dup_path[-1]}`"))
+    diagnostics = (located(problems) if problems else []) + _lone_surrogates(path, text)
+    if diagnostics:
         raise FlowError(diagnostics)
-    return _build(path, data, located)
+    warnings = []
+    if duplicated:  # Flow-CTRL's json.load keeps the last value (at the first key's place): so do we
+        from ..jsonpos import JsonPositions
+
+        positions = positions or JsonPositions(text)
+        warnings = [Diagnostic(path, line, col, f"duplicate key `{dup_path[-1]}`: the later value wins "
+                               "(as Flow-CTRL's json.load)", "warning") for dup_path, (line, col) in positions.duplicates]
+    return _build(path, data, located, warnings)
+
+
+def _lone_surrogates(path, text):
+    """Errors for `\\ud800`-style escapes json.loads accepts but no output can encode."""
+    from ..jsonpos import lone_surrogates
+
+    diagnostics = []
+    for offset in lone_surrogates(text):
+        line, col = text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+        diagnostics.append(Diagnostic(path, line, col, f"`{text[offset:offset + 6]}` is half of a UTF-16 surrogate "
+                                      "pair, not a character: write the character itself, or both halves"))
+    return diagnostics
 
 
 def _semantic_problems(data):
@@ -96,10 +109,9 @@ def _semantic_problems(data):
     return problems
 
 
-def _build(path, data, located) -> FlowDef:
+def _build(path, data, located, warnings) -> FlowDef:
     nodes = {}
     roots = []
-    warnings = []
     previous_stage = None
     for stage, actions in data.items():
         if stage == "name":

@@ -29,6 +29,22 @@ def parse_sets(sets) -> dict:
     return values
 
 
+def _refuse_surrogates(path, node):
+    """yaml.v3 refuses a `\\uD800`-`\\uDFFF` escape; PyYAML keeps a surrogate no output can encode."""
+    from ..floe.yamlpos import SURROGATE, SURROGATE_ESCAPE
+
+    stack = [node] if node is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node.value, str):
+            if SURROGATE.search(node.value):
+                mark = node.start_mark
+                raise FlowError([Diagnostic(path, mark.line + 1, mark.column + 1, SURROGATE_ESCAPE)])
+        else:
+            for item in reversed(node.value):
+                stack.extend(reversed(item) if isinstance(item, tuple) else (item,))
+
+
 def _check_locations(path, nodes, errors):
     """A literal `workflow:run` location must exist next to the workflow (checked before anything runs)."""
     from ..fluxor.inputs import text_field
@@ -54,6 +70,8 @@ def load(path, text, options) -> FlowDef:
 
     options = options or {}
     root = compose(path, text)
+    if "\\u" in text or "\\U" in text:
+        _refuse_surrogates(path, root)
     walker = Walker(path)
     if root is not None:
         directives = Directives(path)
