@@ -238,8 +238,8 @@ class FlowApp(App[int]):
 
     def check_action(self, action, parameters):
         view = self.view
-        if len(self.screen_stack) > 1 and action != "cancel_run":
-            return False  # a dialog or another screen is on top: its keys, not the run's
+        if len(self.screen_stack) > 1 and action in RUN_ACTIONS:
+            return False  # a dialog or another screen is on top: its keys (Tab too), not the run's
         if action == "pause":
             return view.active and not view.paused or None
         if action == "resume":
@@ -381,10 +381,19 @@ class FlowApp(App[int]):
         self.push_screen(ConfirmModal("The run is still active. Cancel it and quit?", yes="Cancel run and quit",
                                       no="Keep running"), confirmed)
 
+    async def action_quit(self):
+        """Textual's Ctrl+Q and the palette's Quit: the same as `q`, never a quit without asking."""
+        self.action_quit_app()
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
+
+
+# What a dialog on top blocks: every key of the run screen but Ctrl+C (Textual's own, such as
+# Tab's focus_next, keep working inside the dialog).
+RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_run"}
 
 
 def _learned_durations(state_dir, flow_file) -> dict:
