@@ -493,3 +493,28 @@ def test_ctrl_q_and_the_palettes_quit_ask_like_q(tmp_path):
             assert app.return_value == 3 and run.status == "cancelled"
 
     drive(go())
+
+
+def test_the_approval_dialog_keeps_asking_for_a_blank_required_field():
+    fields = (Field(id="reviewer", prompt="Your name", type="text"),
+              Field(id="note", prompt="Note", type="text", required=False))
+    nodes = {"sign-off": Node(id="sign-off", name="sign-off", action=shell("true"),
+                              approval=Approval(prompt="Sign off?", fields=fields))}
+    flow = FlowDef(name="blank", format="flowctrl", file=None, nodes=nodes, roots=("sign-off",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen.field_widgets, "the dialog")
+            modal = app.screen
+            await pilot.press(" ")  # only blanks: still missing
+            await pilot.click("#approve")
+            missing = modal.query_one("#missing")
+            assert missing.display and str(missing.render()) == "Required: Your name"
+            assert app.screen is modal and app.focused is modal.field_widgets["reviewer"]
+            assert modal.field_widgets["reviewer"].has_class("-invalid")
+            assert run.states["sign-off"].status == "awaiting_approval"
+            await pilot.press(*"ana", "enter")  # focusing the field selected its blank: typing replaces it
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert run.states["sign-off"].values == {"reviewer": "ana", "note": ""}
+
+    drive(go())
