@@ -160,7 +160,8 @@ class FlowApp(App[int]):
             self.finished()
 
     def tick(self):
-        """Spinners and elapsed times move while tasks run; otherwise the header's clock, once a second."""
+        """Spinners and elapsed times move while tasks run; otherwise the clocks of the header and
+        of open groups (waiting on an approval, or paused), once a second."""
         if not self.view.active:
             return
         self._ticks += 1
@@ -170,6 +171,7 @@ class FlowApp(App[int]):
             self.log_title.refresh()
             self.run_header.refresh()
         elif self._ticks % round(1 / TICK) == 0:
+            self.task_tree.refresh()
             self.run_header.refresh()
 
     def follow_started(self):
