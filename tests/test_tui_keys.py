@@ -43,8 +43,9 @@ async def until(pilot, predicate, what="condition"):
 
 
 @contextlib.asynccontextmanager
-async def tui(flow, runtime=None, size=(110, 30), **app_options):
-    run = Run(flow, runtime, run_id="test-run", kill_grace=1.0)
+async def tui(flow, runtime=None, size=(110, 30), run=None, **app_options):
+    """The app on a new run of `flow` (or on `run`, one that exists already)."""
+    run = run or Run(flow, runtime, run_id="test-run", kill_grace=1.0)
     source = LocalSource(run)
     app = FlowApp(source, by="tester", **app_options)
     try:

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Static
 
 from ..engine.who import current_user
 from . import status as st
+from .earlier import load_earlier_output
 from .header import RunHeader
 from .help import HelpScreen
 from .log_view import LogTitle, LogView
@@ -88,6 +89,8 @@ class FlowApp(App[int]):
         self.view = RunView(source.snapshot(), max_lines=max_lines)
         if state_dir and self.view.flow_file:
             self.view.learn_estimates(_learned_durations(state_dir, self.view.flow_file))
+        if state_dir and detach:  # the socket streams only what comes from now on
+            load_earlier_output(self.view, state_dir)
         self.title = title or self.view.flow_name or "flowtui"
         self.follow = True
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
