@@ -396,9 +396,9 @@ class FlowApp(App[int]):
             yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
 
 
-# What a dialog on top blocks: every key of the run screen but Ctrl+C (Textual's own, such as
-# Tab's focus_next, keep working inside the dialog).
-RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_run"}
+# What a dialog on top blocks: every key of the run screen but Ctrl+C, and the palette of its
+# actions. Textual's own keys, such as Tab (focus_next), keep working inside the dialog.
+RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_run"} | {"command_palette"}
 
 
 def _learned_durations(state_dir, flow_file) -> dict:
