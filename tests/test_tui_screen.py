@@ -31,7 +31,7 @@ def test_a_group_clock_keeps_moving_while_its_task_awaits_approval(tmp_path):
             counts = app.view.counts[None]
             assert not counts.get("running") and not counts.get("retrying")  # only the group's clock is live
             shift[0] = 125.0
-            await until(pilot, lambda: any("main" in row and "2m0" in row for row in screen_text(app).splitlines()),
+            await until(pilot, lambda: any("main" in row and "2m" in row for row in screen_text(app).splitlines()),
                         "the group's elapsed time to move on")
 
     drive(go())

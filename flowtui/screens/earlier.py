@@ -42,21 +42,20 @@ def _hooked(line):
 def _tail(path, count):
     """The last `count` lines of a file (decoded) and how many lines come before them."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed below, after the seeks)
-    except OSError:
+        with open(path, "rb") as handle:
+            pos = handle.seek(0, os.SEEK_END)
+            data = b""
+            while pos > 0 and data.count(b"\n") <= count:
+                step = min(pos, CHUNK)
+                pos -= step
+                handle.seek(pos)
+                data = handle.read(step) + data
+            before = 0
+            handle.seek(0)
+            for _ in range(0, pos, CHUNK):  # lines wholly before what was read: counted, not kept
+                before += handle.read(min(CHUNK, pos - handle.tell())).count(b"\n")
+    except OSError:  # no log (nothing printed yet, or the store is elsewhere)
         return [], 0
-    with handle:
-        pos = handle.seek(0, os.SEEK_END)
-        data = b""
-        while pos > 0 and data.count(b"\n") <= count:
-            step = min(pos, CHUNK)
-            pos -= step
-            handle.seek(pos)
-            data = handle.read(step) + data
-        before = 0
-        handle.seek(0)
-        for _ in range(0, pos, CHUNK):  # lines wholly before what was read: counted, not kept
-            before += handle.read(min(CHUNK, pos - handle.tell())).count(b"\n")
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
