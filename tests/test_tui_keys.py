@@ -43,8 +43,9 @@ async def until(pilot, predicate, what="condition"):
 
 
 @contextlib.asynccontextmanager
-async def tui(flow, runtime=None, size=(110, 30), **app_options):
-    run = Run(flow, runtime, run_id="test-run", kill_grace=1.0)
+async def tui(flow, runtime=None, size=(110, 30), run=None, **app_options):
+    """The app on a new run of `flow` (or on `run`, one that exists already)."""
+    run = run or Run(flow, runtime, run_id="test-run", kill_grace=1.0)
     source = LocalSource(run)
     app = FlowApp(source, by="tester", **app_options)
     try:
@@ -423,5 +424,99 @@ def test_history_lists_past_runs_of_the_flow(tmp_path):
                         "the task log")
             await pilot.press("escape")
             assert not isinstance(app.screen, HistoryScreen)
+
+    drive(go())
+
+
+def test_tab_reaches_every_field_of_the_approval_dialog_and_letters_go_into_text(tmp_path):
+    fields = (Field(id="approved", prompt="Did the checks look right?", type="bool"),
+              Field(id="reviewer", prompt="Your name", type="text"))
+    nodes = {"sign-off": Node(id="sign-off", name="sign-off", action=shell("true"),
+                              approval=Approval(prompt="Sign off?", fields=fields))}
+    flow = FlowDef(name="tab", format="flowctrl", file=None, nodes=nodes, roots=("sign-off",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen.field_widgets, "the dialog")
+            modal = app.screen
+            await until(pilot, lambda: app.focused is modal.field_widgets["approved"], "the first field focused")
+            await pilot.press("space", "tab")
+            assert app.focused is modal.field_widgets["reviewer"]
+            await pilot.press(*"ana x")  # a and x are the dialog's keys, but not inside a text field
+            assert modal.field_widgets["reviewer"].value == "ana x"
+            assert isinstance(app.screen, ApprovalModal) and run.states["sign-off"].status == "awaiting_approval"
+            await pilot.press("shift+tab")
+            assert app.focused is modal.field_widgets["approved"]
+            await pilot.press("tab", "enter")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert run.states["sign-off"].values == {"approved": "true", "reviewer": "ana x"}
+
+    drive(go())
+
+
+def test_tab_moves_between_the_buttons_of_a_confirmation(tmp_path):
+    flow, runtime = sketch(tmp_path, {"main": [{"name": "long", "cmd": "sleep 30"}]})
+
+    async def go():
+        async with tui(flow, runtime) as (app, pilot, run):
+            await until(pilot, lambda: app.view.states["main/long"]["status"] == "running", "the task")
+            await pilot.press("s")
+            assert isinstance(app.screen, ConfirmModal) and app.focused.id == "no"
+            await pilot.press("shift+tab")
+            assert app.focused.id == "yes"
+            await pilot.press("enter")
+            await until(pilot, lambda: run.halt is not None, "the stop")
+
+    drive(go())
+
+
+def test_ctrl_q_and_the_palettes_quit_ask_like_q(tmp_path):
+    flow, runtime = sketch(tmp_path, {"main": [{"name": "long", "cmd": "sleep 30"}]})
+
+    async def go():
+        async with tui(flow, runtime) as (app, pilot, run):
+            await until(pilot, lambda: app.view.states["main/long"]["status"] == "running", "the task")
+            await pilot.press("ctrl+q")
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("n")
+            assert app.return_value is None and run.status == "running"
+            await pilot.press("ctrl+p", *"Quit")
+
+            def quit_offered():
+                matches = app.screen.query_one(CommandList) if isinstance(app.screen, CommandPalette) else None
+                return bool(matches and matches.option_count and matches.get_option_at_index(0).hit.text == "Quit")
+
+            await until(pilot, quit_offered, "the palette's Quit")
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
+            assert run.status == "running"
+            await pilot.press("y")
+            await until(pilot, lambda: app.return_value is not None, "the app to exit")
+            assert app.return_value == 3 and run.status == "cancelled"
+
+    drive(go())
+
+
+def test_the_approval_dialog_keeps_asking_for_a_blank_required_field():
+    fields = (Field(id="reviewer", prompt="Your name", type="text"),
+              Field(id="note", prompt="Note", type="text", required=False))
+    nodes = {"sign-off": Node(id="sign-off", name="sign-off", action=shell("true"),
+                              approval=Approval(prompt="Sign off?", fields=fields))}
+    flow = FlowDef(name="blank", format="flowctrl", file=None, nodes=nodes, roots=("sign-off",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen.field_widgets, "the dialog")
+            modal = app.screen
+            await pilot.press(" ")  # only blanks: still missing
+            await pilot.click("#approve")
+            missing = modal.query_one("#missing")
+            assert missing.display and str(missing.render()) == "Required: Your name"
+            assert app.screen is modal and app.focused is modal.field_widgets["reviewer"]
+            assert modal.field_widgets["reviewer"].has_class("-invalid")
+            assert run.states["sign-off"].status == "awaiting_approval"
+            await pilot.press(*"ana", "enter")  # focusing the field selected its blank: typing replaces it
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert run.states["sign-off"].values == {"reviewer": "ana", "note": ""}
 
     drive(go())

@@ -4,7 +4,7 @@ from rich.color import Color
 
 from flowtui.engine.model import Action, FlowDef, Node
 
-from .test_tui_keys import drive, shell, tui, until
+from .test_tui_keys import drive, shell, sketch, tui, until
 
 
 def spans_text(text):
@@ -90,5 +90,102 @@ def test_a_progress_bar_shows_its_last_drawing():
             line = next(line for line in app.view.logs["bar"].lines if line[0] == "stdout")
             assert line[2] == "10%\r50%\r100% done"  # kept as it came (the run log too)
             assert app.log_view.line_text(*line).plain == " 100% done"
+
+    drive(go())
+
+
+def screen_text(app):
+    """The rows the app's screen draws now, as plain text (what a terminal would show)."""
+    return "\n".join("".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips())
+
+
+def test_selecting_another_task_draws_its_output_even_when_both_look_alike(tmp_path):
+    """Two one-line outputs of the same length: switching must still repaint the pane."""
+    flow, runtime = sketch(tmp_path, {"s": [{"name": "first", "cmd": "echo apple"}, {"name": "second", "cmd": "echo mango"}]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            app.task_tree.select("s/second", user=True)
+            await until(pilot, lambda: "mango" in screen_text(app), "the second task's output")
+            app.task_tree.select("s/first", user=True)
+            await until(pilot, lambda: "apple" in screen_text(app), "the first task's output")
+            assert "mango" not in screen_text(app)
+
+    drive(go())
+
+
+def test_follow_keeps_the_end_of_an_output_taller_than_the_pane_in_view(tmp_path):
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "warmup", "cmd": "echo warm"},
+        {"name": "talk", "cmd": "for i in $(seq 1 40); do echo out $i; done"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert app.follow and app.log_view.task_id == "s/talk"
+            await until(pilot, lambda: "■ succeeded (exit 0)" in screen_text(app), "the outcome at the bottom")
+            assert "out 40" in screen_text(app)
+
+    drive(go())
+
+
+def test_control_codes_never_reach_the_terminal():
+    """Tabs are expanded (also in coloured lines), BEL-ended OSC sequences are decoded, and NUL,
+    SO/SI, unknown escapes… are dropped: only SGR colours are drawn."""
+    lines = {
+        "tabs": "printf '\\033[32mx\\033[0m\\t\\tEND\\n'",
+        "ctrl": "printf 'MARKx\\000y\\001z\\016w\\017v\\033c end\\n'",
+        "osc": "printf '\\033]0;my title\\007after-title\\n'",
+    }
+    nodes = {nid: Node(id=nid, name=nid, action=shell(cmd)) for nid, cmd in lines.items()}
+    flow = FlowDef(name="ctrl", format="flowctrl", file=None, nodes=nodes, roots=tuple(nodes))
+
+    async def go():
+        async with tui(flow, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            drawn = {}
+            for nid in nodes:
+                raw = next(line for line in app.view.logs[nid].lines if line[0] == "stdout")
+                text = app.log_view.line_text(*raw)
+                segments = "".join(segment.text for segment in text.render(app.console))
+                assert not [c for c in segments if ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0], (nid, segments)
+                drawn[nid] = text.plain
+            assert drawn["tabs"] == " x" + " " * 15 + "END"  # tab stops every 8 cells of the line
+            assert drawn["ctrl"] == " MARKxyzwv end"
+            assert drawn["osc"] == " after-title"
+
+    drive(go())
+
+
+def test_search_finds_what_is_shown_not_escape_codes_or_overwritten_drawings(tmp_path):
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "mixed", "cmd": "printf 'prog 10%%\\rprog 99%%\\n\\033[32mgreen-word\\033[0m\\n'"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            view = app.log_view
+            assert view.task_id == "s/mixed"
+            for hidden in ("10%", "32m", "\x1b"):
+                assert not view.search(hidden), hidden
+            assert view.search("99%") and view.search("green-word")
+            assert app.view.logs["s/mixed"].lines[view.match][2] == "\x1b[32mgreen-word\x1b[0m"
+
+    drive(go())
+
+
+def test_a_line_of_wide_characters_scrolls_to_its_end(tmp_path):
+    flow, runtime = sketch(tmp_path, {"s": [{"name": "wide", "cmd": "echo " + "日本語" * 30 + " TAIL-END"}]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            view = app.log_view
+            assert view.virtual_size.width >= 180 + len(" TAIL-END")
+            view.scroll_to(x=view.max_scroll_x, animate=False, immediate=True)
+            await until(pilot, lambda: "TAIL-END" in screen_text(app), "the end of the wide line")
 
     drive(go())

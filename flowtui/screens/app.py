@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Static
 
 from ..engine.who import current_user
 from . import status as st
+from .earlier import load_earlier_output
 from .header import RunHeader
 from .help import HelpScreen
 from .log_view import LogTitle, LogView
@@ -88,6 +89,8 @@ class FlowApp(App[int]):
         self.view = RunView(source.snapshot(), max_lines=max_lines)
         if state_dir and self.view.flow_file:
             self.view.learn_estimates(_learned_durations(state_dir, self.view.flow_file))
+        if state_dir and detach:  # the socket streams only what comes from now on
+            load_earlier_output(self.view, state_dir)
         self.title = title or self.view.flow_name or "flowtui"
         self.follow = True
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
@@ -160,7 +163,8 @@ class FlowApp(App[int]):
             self.finished()
 
     def tick(self):
-        """Spinners and elapsed times move while tasks run; otherwise the header's clock, once a second."""
+        """Spinners and elapsed times move while tasks run; otherwise the clocks of the header and
+        of open groups (waiting on an approval, or paused), once a second."""
         if not self.view.active:
             return
         self._ticks += 1
@@ -170,6 +174,7 @@ class FlowApp(App[int]):
             self.log_title.refresh()
             self.run_header.refresh()
         elif self._ticks % round(1 / TICK) == 0:
+            self.task_tree.refresh()
             self.run_header.refresh()
 
     def follow_started(self):
@@ -238,8 +243,8 @@ class FlowApp(App[int]):
 
     def check_action(self, action, parameters):
         view = self.view
-        if len(self.screen_stack) > 1 and action != "cancel_run":
-            return False  # a dialog or another screen is on top: its keys, not the run's
+        if len(self.screen_stack) > 1 and action in RUN_ACTIONS:
+            return False  # a dialog or another screen is on top: its keys (Tab too), not the run's
         if action == "pause":
             return view.active and not view.paused or None
         if action == "resume":
@@ -381,10 +386,19 @@ class FlowApp(App[int]):
         self.push_screen(ConfirmModal("The run is still active. Cancel it and quit?", yes="Cancel run and quit",
                                       no="Keep running"), confirmed)
 
+    async def action_quit(self):
+        """Textual's Ctrl+Q and the palette's Quit: the same as `q`, never a quit without asking."""
+        self.action_quit_app()
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
+
+
+# What a dialog on top blocks: every key of the run screen but Ctrl+C, and the palette of its
+# actions. Textual's own keys, such as Tab (focus_next), keep working inside the dialog.
+RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_run"} | {"command_palette"}
 
 
 def _learned_durations(state_dir, flow_file) -> dict:

@@ -50,6 +50,7 @@ class RunHeader(Widget):
     DEFAULT_CSS = """
     RunHeader {
         height: 2; dock: top; background: $panel; color: $text; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* a long top line must not push the bottom one out */
     """ + st.STATUS_CSS + """
         & > .header--bar { color: $accent; }
         & > .header--bar-empty { color: $panel-lighten-2; }

@@ -3,12 +3,14 @@
 Only visible lines are rendered (and cached), so a task printing hundreds of thousands of lines
 per second costs the UI one `update()` per refresh tick, not one per line. stderr lines carry a
 red gutter, hook output names its hook, viewer notes (attempts, outcomes) are dimmed, and ANSI
-colours are kept (pty tasks colour their output).
+colours are kept (pty tasks colour their output); every other control code is dropped, so
+nothing a task prints can steer the terminal.
 """
 
+import re
 from itertools import islice
 
-from rich.control import strip_control_codes
+from rich.cells import cell_len
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -24,6 +26,39 @@ GUTTERS = {"stderr": "▌", "stdout": " ", "pty": " ", META: " "}
 # Characters of one line drawn here: a minified file or a progress bar without newlines can be
 # megabytes long, and rendering it at every repaint would freeze the screen. The run log keeps it whole.
 SHOWN = 10_000
+# Codes a terminal would act on (cursor moves, bells, charset shifts, line breaks that splitlines
+# knows); tab and ESC are kept: tabs are expanded and escape sequences decoded.
+CONTROLS = re.compile("[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f-\x9f\u2028\u2029]")
+OSC_BEL = re.compile("\x1b\\]([^\x07\x1b]*)\x07")  # rich decodes only ST-terminated OSC
+OTHER_ESC = re.compile("\x1b(?:[`-~]|$)")  # ESC c (reset) and the like, which rich leaves as text
+
+
+def shown(raw) -> tuple[Text, int]:
+    """What a terminal shows of one output line, and how many characters were cut off (`SHOWN`):
+    its last carriage-return drawing, colours and links decoded, tabs expanded to cells. Drawing
+    and search both use it, so a search finds what is on screen."""
+    if "\r" in raw:  # a progress bar redrawing its line: a terminal shows the last drawing
+        raw = raw.rsplit("\r", 1)[-1] or raw.rstrip("\r").rsplit("\r", 1)[-1]
+    cut = max(0, len(raw) - SHOWN)
+    if cut:
+        raw = raw[:SHOWN]
+    if "\x1b" in raw:
+        raw = OTHER_ESC.sub("", CONTROLS.sub("", OSC_BEL.sub("\x1b]\\1\x1b\\\\", raw)))
+        text = Text.from_ansi(raw, no_wrap=True, end="")
+        if "\x1b" in text.plain:  # a sequence rich does not know: drop its ESC, never send it
+            text = Text("", no_wrap=True, end="").join(text.split("\x1b", allow_blank=True))
+    else:
+        text = Text(CONTROLS.sub("", raw), no_wrap=True, end="")
+    text.expand_tabs(8)
+    return text, cut
+
+
+def _width(raw) -> int:
+    """Cells a line takes at most (wide characters count two, tabs up to eight)."""
+    cut = len(raw) > SHOWN
+    if cut:
+        raw = raw[:SHOWN]
+    return cell_len(raw.expandtabs() if "\t" in raw else raw) + (60 if cut else 0)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -55,6 +90,7 @@ class LogView(ScrollView, can_focus=True):
         self._dropped = 0
         self._width = 0
         self._version = -1
+        self._end_y = None  # where the last scroll to the end left the view (it still follows there)
 
     @property
     def log(self):
@@ -78,26 +114,39 @@ class LogView(ScrollView, can_focus=True):
             self.virtual_size = Size(self._width, 0)
             self.refresh()
             return
-        if log.version == self._version:
+        if log.version == self._version and not stick:
             return
         self._version = log.version
         if stick is None:
-            stick = self.is_vertical_scroll_end
+            stick = self.at_end
         total = log.dropped + len(log.lines)
         new = min(total - self._seen, len(log.lines))
         if new > 0:
-            widest = max(len(text) for _, _, text in islice(reversed(log.lines), new))
-            self._width = max(self._width, min(widest, SHOWN + 60) + 2)
+            widest = max(_width(text) for _, _, text in islice(reversed(log.lines), new))
+            self._width = max(self._width, widest + 2)
         self._seen = total
         shift = log.dropped - self._dropped
         self._dropped = log.dropped
         self.virtual_size = Size(self._width, len(log.lines) + (1 if log.dropped else 0))
         if stick:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            if shift:
-                self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
-            self.refresh()
+            self.scroll_to_end()
+        elif shift:
+            self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True, force=True)
+        self.refresh()  # another task's lines may have the same geometry: scrolling alone may not repaint
+
+    @property
+    def at_end(self) -> bool:
+        """At the bottom, or where the last scroll to the end put it (the pane has since grown)."""
+        return self.is_vertical_scroll_end or self.scroll_y == self._end_y
+
+    def scroll_to_end(self):
+        # Forced: before the first layout has shown a scrollbar, an unforced scroll is ignored.
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self._end_y = self.scroll_y
+
+    def on_resize(self):
+        if self._end_y is not None and self.scroll_y == self._end_y:
+            self.scroll_to_end()
 
     def notify_style_update(self):
         super().notify_style_update()
@@ -123,11 +172,11 @@ class LogView(ScrollView, can_focus=True):
         needle = query.lower()
         for step in range(count):
             i = (start + step * direction) % count
-            if needle in lines[i][2].lower():
+            if needle in shown(lines[i][2])[0].plain.lower():
                 self.match = log.dropped + i
                 self._cache.clear()
                 row = i + offset
-                self.scroll_to(y=max(0, row - self.size.height // 2), animate=False, immediate=True)
+                self.scroll_to(y=max(0, row - self.size.height // 2), animate=False, immediate=True, force=True)
                 self.refresh()
                 return True
         self.match = None
@@ -175,15 +224,7 @@ class LogView(ScrollView, can_focus=True):
             text.append(gutter)
         if hook:
             text.append(f"[{hook}] ", self.get_component_rich_style("logview--hook", partial=True))
-        if "\r" in raw:  # a progress bar redrawing its line: a terminal shows the last drawing
-            raw = raw.rsplit("\r", 1)[-1] or raw.rstrip("\r").rsplit("\r", 1)[-1]
-        cut = len(raw) - SHOWN
-        if cut > 0:
-            raw = raw[:SHOWN]
-        if "\x1b" in raw:
-            body = Text.from_ansi(raw, no_wrap=True, end="")
-        else:
-            body = Text(strip_control_codes(raw.expandtabs()), no_wrap=True, end="")
+        body, cut = shown(raw)
         if stream == "stderr":
             body.stylize(self.get_component_rich_style("logview--stderr", partial=True))
         elif stream == META:

@@ -94,6 +94,7 @@ class ApprovalModal(ModalScreen[None]):
     ApprovalModal .field-label { width: 24; padding: 1 1 0 0; color: $text-muted; }
     ApprovalModal .field Input, ApprovalModal .field Select { width: 1fr; }
     ApprovalModal .buttons { dock: bottom; }
+    ApprovalModal #missing { color: $text-error; display: none; }
     """
     BINDINGS = [
         Binding("a", "approve", "Approve", id="approval.approve"),
@@ -110,6 +111,7 @@ class ApprovalModal(ModalScreen[None]):
         self.pending = []
         self.shown = None  # the task whose prompt and fields are on screen
         self.field_widgets = {}
+        self.labels = {}  # field id -> its prompt, to name the missing ones
 
     def compose(self) -> ComposeResult:
         with Vertical(id="approval-dialog"):
@@ -117,6 +119,7 @@ class ApprovalModal(ModalScreen[None]):
             yield OptionList(id="approval-list")
             yield Static("", id="prompt", markup=False)
             yield VerticalScroll(id="fields")
+            yield Static("", id="missing", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Approve (a)", variant="success", id="approve")
                 yield Button("Reject (x)", variant="error", id="reject")
@@ -156,7 +159,8 @@ class ApprovalModal(ModalScreen[None]):
         self.query_one("#prompt", Static).update(approval["prompt"])
         box = self.query_one("#fields", VerticalScroll)
         box.remove_children()
-        self.field_widgets = {}
+        self.query_one("#missing", Static).display = False
+        self.field_widgets, self.labels = {}, {}
         widgets = []
         for number, field in enumerate(approval["fields"]):
             title = field.get("prompt") or field["id"]
@@ -171,6 +175,8 @@ class ApprovalModal(ModalScreen[None]):
             else:
                 widget = Input(value="" if default is None else str(default), placeholder=field["id"], id=wid)
             self.field_widgets[field["id"]] = widget
+            if field.get("required", True):
+                self.labels[field["id"]] = title
             widgets.append(Horizontal(label, widget, classes="field"))
         if widgets:
             box.mount_all(widgets)
@@ -201,8 +207,22 @@ class ApprovalModal(ModalScreen[None]):
         {"approve": self.action_approve, "reject": self.action_reject, "close": self.action_close}[event.button.id]()
 
     def action_approve(self):
-        if self.task_id in self.view.approvals:
-            self.decide(self.task_id, True, self.values(), None)
+        if self.task_id not in self.view.approvals:
+            return
+        values = self.values()
+        missing = [fid for fid in self.labels if not values[fid].strip()]
+        if missing:  # as `flowtui approve` refuses it: the dialog stays open and says what is missing
+            self.show_missing(missing)
+            return
+        self.decide(self.task_id, True, values, None)
+
+    def show_missing(self, missing):
+        note = self.query_one("#missing", Static)
+        note.update("Required: " + ", ".join(self.labels[fid] for fid in missing))
+        note.display = True
+        for fid, widget in self.field_widgets.items():
+            widget.set_class(fid in missing, "-invalid")
+        self.field_widgets[missing[0]].focus()
 
     def action_reject(self):
         task = self.task_id

@@ -40,6 +40,7 @@ class InputForm(App[dict | None]):
     #title { padding: 1 1; text-style: bold; }
     .field { height: auto; padding: 0 1; }
     #buttons { height: auto; padding: 1 1; }
+    #missing { padding: 0 1; color: $text-error; display: none; }
     """
 
     def __init__(self, form, missing=None):
@@ -60,10 +61,15 @@ class InputForm(App[dict | None]):
                                  id=f"field-{field.id}", allow_blank=default not in field.choices)
                 else:
                     yield Input(value=default, placeholder=field.id, id=f"field-{field.id}", classes="field")
+            yield Static("", id="missing", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Start", variant="primary", id="start")
                 yield Button("Cancel", id="cancel")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.fields:  # typing goes straight into the first field
+            self.query_one(f"#field-{self.fields[0].id}").focus()
 
     def values(self) -> dict:
         out = {}
@@ -87,7 +93,17 @@ class InputForm(App[dict | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
-        self.exit(self.values())
+        values = self.values()
+        missing = [f for f in self.fields if f.required and not values[f.id].strip()]
+        if not missing:
+            self.exit(values)
+            return
+        note = self.query_one("#missing", Static)  # the form stays open and says what it still needs
+        note.update("Required: " + ", ".join(f.prompt or f.id for f in missing))
+        note.display = True
+        for field in self.fields:
+            self.query_one(f"#field-{field.id}").set_class(field in missing, "-invalid")
+        self.query_one(f"#field-{missing[0].id}").focus()
 
     def action_cancel(self) -> None:
         self.exit(None)

@@ -11,6 +11,8 @@ from collections import deque
 from flowtui.engine import events as ev
 from flowtui.engine.controller import Controller
 
+from .runview import RUN_ACTIVE
+
 CLOSE_GRACE = 10.0  # seconds close() waits for a cancelled run's teardown before giving up
 
 
@@ -20,6 +22,8 @@ class LocalSource:
         self.controller = Controller(run)
         self._events = deque()
         self._done = threading.Event()
+        if run.status not in RUN_ACTIVE:  # it ended already: close() has no end to wait for
+            self._done.set()
         run.bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._loop, name="flowtui-reactor", daemon=True)
         started = threading.Event()

@@ -19,6 +19,12 @@ from flowtui.engine.model import TERMINAL
 from . import status as st
 
 EXPAND_ALL_LIMIT = 2000  # flows with more nodes open with only the top level expanded
+ROW_MIN = 18  # cells kept after the indentation: expander, status glyph, the start of the name, a detail
+
+
+def indent(depth, width) -> int:
+    """Two cells per level, capped so that a deep node in a narrow tree still shows its glyph."""
+    return max(0, min(depth * 2, width - ROW_MIN))
 
 
 class TaskTree(ScrollView, can_focus=True):
@@ -154,7 +160,8 @@ class TaskTree(ScrollView, can_focus=True):
         row = offset.y + int(self.scroll_y)
         if 0 <= row < len(self.rows):
             nid, depth = self.rows[row]
-            if offset.x in (depth * 2, depth * 2 + 1):
+            start = indent(depth, self.scrollable_content_region.width)
+            if offset.x in (start, start + 1):
                 self._set_expanded(nid, nid not in self.expanded)
             self._move(self.index.get(nid, row))
 
@@ -181,14 +188,19 @@ class TaskTree(ScrollView, can_focus=True):
         style = self.get_component_rich_style(f"status--{status}", partial=True)
         expander = ("▾ " if nid in self.expanded else "▸ ") if group else "  "
         text = Text(no_wrap=True, overflow="ellipsis", end="")
-        text.append("  " * depth + expander)
+        text.append(" " * indent(depth, width) + expander)
         text.append(st.icon(status, now), style)
         text.append(" ")
-        text.append(node.get("name") or nid, self.get_component_rich_style("tasktree--group", partial=True) if group else "")
+        head = text.cell_len
+        name = Text(node.get("name") or nid, self.get_component_rich_style("tasktree--group", partial=True) if group else "",
+                    no_wrap=True, overflow="ellipsis", end="")
         detail = self.detail(nid, group, status, now)
-        room = width - (len(detail) + 2 if detail else 0)
-        if text.cell_len > room > 0:
-            text.truncate(room, overflow="ellipsis")
+        if detail and head + 1 + len(detail) + 2 > width:
+            detail = ""  # too narrow for both: the status glyph and a name matter more
+        room = width - head - (len(detail) + 2 if detail else 0)
+        if name.cell_len > room > 0:
+            name.truncate(room, overflow="ellipsis")  # the name gives way, never the glyph before it
+        text.append_text(name)
         if detail:
             pad = max(2, width - text.cell_len - len(detail))
             text.append(" " * pad)
