@@ -115,3 +115,36 @@ def test_failed_run_selects_the_failure_and_exits_1(flowtui_tui):
     assert "assertion failed: 2 != 3" in term.text()
     term.child.send("q")
     assert term.exit_code() == 1
+
+
+@pytest.mark.parametrize("how", ["hangup", "sigterm"])
+def test_a_closed_terminal_or_sigterm_cancels_the_run_and_still_reports(tmp_path, how):
+    """Closing the window (SIGHUP, then EIO on every write) once left Textual blocked on its dead
+    output and the tasks running; SIGTERM killed flowtui at once. Both now leave like `q`."""
+    import signal
+
+    from tests.test_control_support import alive
+
+    env = {**os.environ, "TERM": "xterm-256color", "FLOWTUI_STATE_DIR": str(tmp_path / "state"), "LANG": "C.UTF-8"}
+    flow, report = tmp_path / "long.json", tmp_path / "r.json"
+    flow.write_text(json.dumps({"name": "long", "s": [{
+        "name": "a", "cmd": f"echo $$ > {tmp_path}/pid; echo working; sleep 300",
+        "teardown-cmd": f"echo bye > {tmp_path}/teardown"}]}))
+    term = Terminal([sys.executable, "-m", "flowtui", "run", str(flow), "--report", str(report)], REPO, env)
+    try:
+        term.wait_for("working")
+        task = int((tmp_path / "pid").read_text())
+        if how == "sigterm":
+            os.kill(term.child.pid, signal.SIGTERM)
+            term.exit_code()
+        else:
+            os.close(term.child.child_fd)  # the terminal goes away: the kernel hangs up its session
+            deadline = time.monotonic() + DEADLINE
+            while os.waitpid(term.child.pid, os.WNOHANG) == (0, 0):
+                assert time.monotonic() < deadline, "flowtui did not leave after the hangup"
+                time.sleep(0.05)
+    finally:
+        if how == "sigterm":
+            term.close()
+    assert json.loads(report.read_text())["status"] == "cancelled"
+    assert (tmp_path / "teardown").read_text() == "bye\n" and not alive(task)

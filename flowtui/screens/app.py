@@ -7,6 +7,7 @@ repaint at most `POLL_HZ` times a second.
 """
 
 
+import signal
 import time
 from functools import partial
 
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 from ..engine.who import current_user
 from . import status as st
 from .earlier import load_earlier_output
+from .hangup import HangupSafeDriver, leave_on_signals
 from .header import RunHeader
 from .help import HelpScreen
 from .log_view import LogTitle, LogView
@@ -96,6 +98,11 @@ class FlowApp(App[int]):
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
         self._notices = 0
         self._ticks = 0
+
+    def get_driver_class(self):
+        """Textual's terminal driver, made to survive a hangup (see hangup.py)."""
+        driver = super().get_driver_class()
+        return HangupSafeDriver if driver is HangupSafeDriver.__base__ else driver
 
     def notify(self, message, *, markup=False, **kw):
         """Messages quote task ids and flow text, which must not be read as markup."""
@@ -424,9 +431,12 @@ def main(source, *, title=None, on_exit=None, state_dir=None, clock=time.time, d
     place to write reports).
     """
     app = FlowApp(source, title=title, state_dir=state_dir, clock=clock, detach=detach)
+    previous = leave_on_signals(app)
     try:
         app.run()
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if app.view.active and not detach:
             source.controller.cancel(by=app.by).wait(REPLY_TIMEOUT)
             _wait_finished(source, app.view)
