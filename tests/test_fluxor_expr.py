@@ -154,6 +154,15 @@ def test_bash_parameter_syntax_in_text_expands_to_nothing(template, expected):
     assert expand(template, {"F": "a.txt"}) == expected
 
 
+@pytest.mark.parametrize("template, expected", [
+    ("a ${ b ${name} c $name", "a ${ b World c World"),  # after an unmatched ${, ${name} still expands (§3.2 3b)
+    ("${name} ${", "World ${"),
+    ("cost ${ ${n + 1}", "cost ${ 3"),
+])
+def test_tokens_after_an_unmatched_brace_still_expand(template, expected):
+    assert expand(template, {"name": "World", "n": 2}) == expected
+
+
 def test_nothing_is_evaluated_as_python():
     # names that would mean something to Python are just missing variables here
     assert evaluate("__import__", {}) is not None and condition("__import__", {}) is False

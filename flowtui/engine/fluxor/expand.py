@@ -15,6 +15,7 @@ from .expr import ExprError, evaluate
 from .values import MISSING, lookup, split_path, stringify
 
 _PURE_VAR = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_.\[\]]*$")
+_BRACED = re.compile(r"\$\{([^{}]+)\}")
 _TEXT_VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+|\[\d+\])*)")
 
 
@@ -78,7 +79,10 @@ def expand_text(text, scope):
         start = text.find("${", pos)
         end = _closing(text, start + 1) if start >= 0 else -1
         if start < 0 or end < 0:
-            out.append(_text_vars(text[pos:], scope))
+            rest = text[pos:]
+            if start >= 0:  # an unmatched `${`: the plain `${name}` tokens after it still expand (§3.2 3b)
+                rest = _BRACED.sub(lambda m: stringify(_braced(m.group(1), scope)), rest)
+            out.append(_text_vars(rest, scope))
             return "".join(out)
         out.append(_text_vars(text[pos:start], scope))
         out.append(stringify(_braced(text[start + 2:end], scope)))
