@@ -70,3 +70,18 @@ def test_corpus_flow_yaml_graphs_name_task_z(corpus):
     assert (next(k for k, v in declared.items() if v == "taskZ"), next(k for k, v in declared.items() if v == "subTask")) in edges
     dot_declared, _, dot_edges, _ = dot_parts(to_dot(flow))
     assert ('"taskZ"', '"task2/subTask"') in dot_edges and dot_declared['"taskZ"'] == '"taskZ"'
+
+
+def test_a_dependson_repeating_the_sibling_order_is_one_edge(tmp_path):
+    flow = load_text(tmp_path, """
+        pipeline:
+          taskA:
+            action: printer:print
+            input: {message: A}
+          taskB:
+            dependsOn: taskA
+            action: printer:print
+            input: {message: B}
+    """)
+    assert to_mermaid(flow).count("n0 --> n1") == 1
+    assert to_dot(flow).count('"taskA" -> "taskB"') == 1

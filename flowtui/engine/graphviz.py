@@ -19,6 +19,18 @@ def _tops(flow):
     return tops
 
 
+def _edges(flow):
+    """(upstream id, node, label) once each: a `dependsOn` that repeats the sibling order is one
+    edge, not two."""
+    seen = set()
+    for node in flow.nodes.values():
+        for dep in node.deps:
+            key = (dep.node, node.id, _label(dep))
+            if key not in seen:
+                seen.add(key)
+                yield dep.node, node, key[2]
+
+
 def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -43,19 +55,15 @@ def to_dot(flow) -> str:
 
     for top in _tops(flow):
         emit(top, "  ")
-    for node in flow.nodes.values():
-        for dep in node.deps:
-            extra = []
-            label = _label(dep)
-            if label:
-                extra.append(f"label={_quote(label)}")
-            if flow.nodes[dep.node].children:
-                extra.append(f"ltail={_quote('cluster_' + dep.node)}")
-            if node.children:
-                extra.append(f"lhead={_quote('cluster_' + node.id)}")
-            source = _anchor(flow, dep.node, last=True)
-            target = _anchor(flow, node.id, last=False)
-            lines.append(f"  {_quote(source)} -> {_quote(target)}" + (f" [{', '.join(extra)}]" if extra else "") + ";")
+    for upstream, node, label in _edges(flow):
+        extra = [f"label={_quote(label)}"] if label else []
+        if flow.nodes[upstream].children:
+            extra.append(f"ltail={_quote('cluster_' + upstream)}")
+        if node.children:
+            extra.append(f"lhead={_quote('cluster_' + node.id)}")
+        source = _anchor(flow, upstream, last=True)
+        target = _anchor(flow, node.id, last=False)
+        lines.append(f"  {_quote(source)} -> {_quote(target)}" + (f" [{', '.join(extra)}]" if extra else "") + ";")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -87,9 +95,7 @@ def to_mermaid(flow) -> str:
 
     for top in _tops(flow):
         emit(top, "  ")
-    for node in flow.nodes.values():
-        for dep in node.deps:
-            label = _label(dep)
-            arrow = f" -->|{label}| " if label else " --> "
-            lines.append(f"  {ids[dep.node]}{arrow}{ids[node.id]}")
+    for upstream, node, label in _edges(flow):
+        arrow = f" -->|{label}| " if label else " --> "
+        lines.append(f"  {ids[upstream]}{arrow}{ids[node.id]}")
     return "\n".join(lines) + "\n"
