@@ -1019,3 +1019,26 @@ def test_rerun_in_a_stopped_run_keeps_it_stopped_while_tasks_remain_not_run(tmp_
     assert statuses(run) == {"a": "succeeded", "b": "not_run"}
     assert run.rerun("b")[0]
     assert finish(run) == 0 and run.status == "succeeded"
+
+
+def test_a_failure_ending_a_long_chain_of_tasks_is_no_recursion_error(record):
+    """Each task the failure leaves unable to run ends in turn: once a recursion 500 deep."""
+    chain = [sh("t0", "exit 1")] + [sh(f"t{i}", "true", deps=[Dep(node=f"t{i - 1}")]) for i in range(1, 3001)]
+    run = new_run(flow_of(*chain))
+    rec = record(run)
+    assert finish(run) == 1
+    assert run.states["t3000"].status == "not_run"
+    assert [e.task for e in rec.types("task_finished")] == [f"t{i}" for i in range(3001)]
+
+
+def test_a_task_marked_to_skip_that_a_stop_cuts_off_is_not_run_without_a_skip_message(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"echo go; {wait_file(marker)}"), sh("b", "true", deps=[Dep(node="a")])))
+
+    def skip_then_stop():
+        assert run.skip("b", by="ana")[0] and run.stop()[0]
+        marker.touch()
+
+    on_line(run, "go", skip_then_stop)
+    assert finish(run) == 3
+    assert run.states["b"].status == "not_run" and run.states["b"].error is None

@@ -8,6 +8,7 @@ while running: `reset()` re-arms nodes (Fluxor `goto`, reruns) and `add_nodes()`
 import heapq
 import os
 import time
+from collections import deque
 
 from . import events as ev
 from .executor import CORE_ACTIONS, TaskExecution
@@ -121,11 +122,13 @@ class Run:
             for dep in node.deps:
                 self.dependents.setdefault(dep.node, []).append(node.id)
         self.executions = {}  # task id -> TaskExecution
+        self._ended = deque()  # (id, node) whose end its dependents and group have yet to learn
+        self._telling = False
         # Attempts cancelled by a rerun, still ending (teardown included): the next attempt of the
         # task waits for them, so attempts never overlap and each one's end is recorded.
         self.winding_down = {}  # task id -> TaskExecution
         self.approvals = {}  # task id -> requested at (insertion order = oldest first)
-        self.skipping = set()  # skipped by an operator before their turn: skipped once it comes
+        self.skipping = {}  # task id -> who skipped it before its turn: skipped once it comes
         self.forced = set()  # rerun targets: start once their upstream has ended, whatever its outcome
         self.demanded = set()  # on-demand nodes a dependent asked for
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
@@ -211,7 +214,7 @@ class Run:
             verdict = True
         if verdict is True:
             if nid in self.skipping:
-                self.skipping.discard(nid)
+                state.error = f"skipped by {self.skipping.pop(nid)}"
                 self._finish(nid, SKIPPED, reason="operator")
             else:
                 self._ready_up(nid)
@@ -449,15 +452,27 @@ class Run:
         if status in FAILURES and node.fatal and not self.halt:
             self._halt("fatal", by=nid)
         if notify:
-            for dependent in self.dependents.get(nid, ()):
-                if self.states[dependent].status == WAITING:
-                    self._activate(dependent, trigger=nid)
-            parent = node.parent
-            if parent is not None and self.states[parent].status == RUNNING:
-                parent_state = self.states[parent]
-                parent_state.open_children -= 1
-                if parent_state.open_children <= 0:
-                    self._finish(parent, self._rollup(parent))
+            self._ended.append((nid, node))
+            if not self._telling:  # the outermost end tells everyone; nested ones only queue
+                self._telling = True
+                try:
+                    while self._ended:
+                        self._tell(*self._ended.popleft())
+                finally:
+                    self._telling = False
+
+    def _tell(self, nid, node):
+        """Dependents and the group of `nid` learn that it ended. A worklist, not recursion: one
+        failure can leave thousands of chained tasks that now can never run, each ending in turn."""
+        for dependent in self.dependents.get(nid, ()):
+            if self.states[dependent].status == WAITING:
+                self._activate(dependent, trigger=nid)
+        parent = node.parent
+        if parent is not None and self.states[parent].status == RUNNING:
+            parent_state = self.states[parent]
+            parent_state.open_children -= 1
+            if parent_state.open_children <= 0:
+                self._finish(parent, self._rollup(parent))
 
     def _wound_down(self, execution, status, exit_code, error):
         """An attempt a rerun cancelled has ended: its own end is recorded, then the next may start."""
@@ -621,7 +636,7 @@ class Run:
             self.winding_down[nid] = execution
             execution.cancel()
         self.approvals.pop(nid, None)
-        self.skipping.discard(nid)
+        self.skipping.pop(nid, None)
         self._drop_dynamic(nid)
         self.states[nid] = NodeState(
             attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
@@ -738,15 +753,15 @@ class Run:
         state = self.states[nid]
         if state.status not in (PENDING, WAITING, QUEUED, AWAITING_APPROVAL):
             return False, f"{nid} is {state.status}: only a task that has not started can be skipped"
-        state.error = f"skipped by {by or 'operator'}"
         if nid in self.skipping:
             return False, f"{nid} is already to be skipped when its turn comes"
         if state.status in (PENDING, WAITING):
             # Its turn has not come: it is skipped when it does, so what follows it keeps its
             # place in the order (the next action still waits for the one running now).
-            self.skipping.add(nid)
+            self.skipping[nid] = by or "operator"
             self.emit(ev.Notice("info", f"{nid} is skipped when its turn comes", nid))
             return True, f"{nid} will be skipped when its turn comes"
+        state.error = f"skipped by {by or 'operator'}"
         self._finish(nid, SKIPPED, reason="operator")
         self._pump()
         self._check_done()
