@@ -5,6 +5,7 @@ prompt asks; otherwise the run waits for another terminal at most `--approval-ti
 reject at once, naming the flags), so CI never hangs on a prompt.
 """
 
+import errno
 import os
 import signal
 import sys
@@ -178,7 +179,9 @@ def output_problem(args):
             continue
         directory = os.path.dirname(os.path.abspath(path))
         try:
-            os.makedirs(directory, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)  # as pytest's --junitxml: missing directories are made
+        except FileExistsError:  # a part of the path is a file
+            return f"flowtui: cannot write --{option} {path}: {os.strerror(errno.ENOTDIR)}"
         except OSError as exc:
             return f"flowtui: cannot write --{option} {path}: {exc.strerror}"
         if os.path.isdir(path):
@@ -242,6 +245,7 @@ def write_reports(run, args, tails, code):
 
                 write_junit(run, tails, path)
         except OSError as exc:  # e.g. the disk filled up during the run
-            say(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}\n")
+            then = "" if code else " (exit 1, though the run succeeded)"
+            say(f"flowtui: cannot write --{option} {path}: {exc.strerror or exc}{then}\n")
             code = code or EXIT_FAILED
     return code

@@ -88,7 +88,7 @@ def test_a_report_that_cannot_be_written_at_the_end_fails_the_run_naming_the_pat
     (tmp_path / "full").symlink_to("/dev/full")
     result = run(option, "full")
     assert result.returncode == 1
-    assert result.stderr == f"flowtui: cannot write {option} full: No space left on device\n"
+    assert result.stderr == f"flowtui: cannot write {option} full: No space left on device (exit 1, though the run succeeded)\n"
     assert "run succeeded" in result.stdout and (tmp_path / "ran").exists()
     assert os.readlink(tmp_path / "full") == "/dev/full"
 

@@ -78,7 +78,10 @@ def write_problem(path, replace=True):
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             os.unlink(target)
         elif kind == "file" and replace:
-            tmp, fd = _new_temp(os.path.dirname(target))
+            try:
+                tmp, fd = _new_temp(os.path.dirname(target))
+            except OSError as exc:  # the report replaces the file by a rename: say why that cannot be
+                return OSError(exc.errno, f"cannot create a file beside it to replace it ({exc.strerror})")
             os.close(fd)
             os.unlink(tmp)
         elif kind == "file":

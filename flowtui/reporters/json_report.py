@@ -21,8 +21,7 @@ def task_entries(run):
             "duration_s": state.duration(),
             "hooks": [{"kind": kind, "exit_code": code} for kind, code in state.hooks],
         }
-        if state.error:
-            entry["error"] = state.error
+        entry["error"] = state.error or None  # always there, null when none (as in --events)
         if state.approval:
             entry["approval"] = dict(state.approval, at=iso(state.approval.get("at")))
             if state.values:
