@@ -105,7 +105,7 @@ def build_parser(only=None):
     if only is not None:
         sub = _OnlyOne(sub, only)
 
-    run = sub.add_parser("run", help="run a flow (TUI when stdout is a terminal, else headless)")
+    run = sub.add_parser("run", help="run a flow (TUI when stdin and stdout are terminals, else headless)")
     run.add_argument("file")
     run.add_argument("--no-ui", action="store_true", help="headless: attributed output, exit codes, reports")
     _format_args(run)

@@ -132,23 +132,29 @@ def quiet(stream):
 
 
 def install_signals(run):
-    """SIGINT/SIGTERM/SIGHUP: cancel (process groups terminated, teardown runs), exit 130; a second
-    SIGINT or SIGTERM kills now. A second SIGHUP does not: a closed terminal can send two (the kernel's
-    and the shell's), and nobody asked twice."""
+    """SIGINT/SIGTERM/SIGHUP: cancel (process groups terminated, teardown runs), exit 130. A second
+    SIGINT or SIGTERM kills what runs and skips the hooks left, but the run still ends and its
+    reports are written (CI cancels with SIGINT then SIGTERM); a third exits at once. A second
+    SIGHUP changes nothing: a closed terminal can send two (the kernel's and the shell's)."""
     seen = []
 
     def handler(signum, frame):
-        if seen and signum != signal.SIGHUP:
-            for execution in run.all_executions():
-                ctx = execution.current
-                for proc in ctx.processes if ctx else ():
-                    proc.kill()
-            os._exit(130)
+        if signum == signal.SIGHUP and seen:
+            return
         seen.append(signum)
         if len(seen) == 1:
             what = "hangup" if signum == signal.SIGHUP else "interrupted"
             say(f"\nflowtui: {what}: terminating running tasks (again to kill)\n")
             run.reactor.call_threadsafe(run.cancel, signal.Signals(signum).name, True)
+        elif len(seen) == 2:
+            say("\nflowtui: killing running tasks, no more hooks (again to exit at once)\n")
+            run.reactor.call_threadsafe(run.kill_all)
+        else:
+            for execution in run.all_executions():
+                ctx = execution.current
+                for proc in ctx.processes if ctx else ():
+                    proc.kill()
+            os._exit(130)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, handler)

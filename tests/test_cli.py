@@ -605,7 +605,8 @@ def test_deploy_sketch(flowtui_cmd, tmp_path, env):
 
 
 def test_second_ctrl_c_kills_at_once(flowtui_cmd, tmp_path, env):
-    """The first Ctrl-C cancels but lets teardown run; a second one kills what is left and exits 130."""
+    """The first Ctrl-C cancels but lets teardown run; a second one kills what is left, and the
+    run still ends with its report written (CI cancels with SIGINT, then SIGTERM), exit 130."""
     sketch = {"one": [{"name": "a", "cmd": "echo started; sleep 30",
                        "teardown-cmd": "sleep 30 & echo $! > teardown.pid; echo tearing; wait"}]}
     proc, seen = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[one/a] started\n")
@@ -618,6 +619,24 @@ def test_second_ctrl_c_kills_at_once(flowtui_cmd, tmp_path, env):
         proc.kill()
     assert proc.returncode == 130
     assert process_gone(int((tmp_path / "teardown.pid").read_text()))
+    assert json.loads((tmp_path / "r.json").read_text())["status"] == "cancelled"
+
+
+def test_a_second_signal_before_teardown_skips_it_and_still_reports(flowtui_cmd, tmp_path, env):
+    sketch = {"one": [{"name": "a", "cmd": "trap '' TERM; echo started; sleep 30", "teardown-cmd": "touch teardown-ran"}],
+              "two": [{"name": "b", "cmd": "true"}]}
+    proc, seen = start_and_wait_for(flowtui_cmd, tmp_path, env, sketch, "[one/a] started\n")
+    try:
+        proc.send_signal(signal.SIGINT)  # the task ignores SIGTERM: without a second signal it has 3 s
+        read_until(proc, "terminating running tasks", b"")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=LIMIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and not (tmp_path / "teardown-ran").exists()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "cancelled"
+    assert [(t["id"], t["status"]) for t in report["tasks"]] == [("one/a", "cancelled"), ("two/b", "not_run")]
 
 
 def test_tty_prompt_approves_and_rejects_with_a_reason(flowtui_cmd, tmp_path, env):

@@ -136,7 +136,7 @@ class TaskExecution:
     # -- phases -------------------------------------------------------------------------------
     def _hook(self, kind, then):
         action = self.node.hooks.get(kind)
-        if action is None or (self.cancelled and kind != "teardown"):
+        if action is None or (self.cancelled and kind != "teardown") or self.run.hurry:
             then()
             return
         self.run.emit(HookStarted(self.node.id, kind))

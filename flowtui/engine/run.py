@@ -109,6 +109,7 @@ class Run:
         self.halted_by = None
         self.earlier_halt = None  # the halt a rerun reopened the run from: what it left not run still counts
         self.interrupted = False  # SIGINT: exit 130
+        self.hurry = False  # kill_all: processes killed, hooks skipped
         self.outcome = None  # an explicit verdict (Floe `end`): True good / False bad
         self.paused = False
         self.finished = False
@@ -777,6 +778,17 @@ class Run:
         self.reset(ids)
         extra = f" and {len(ids) - 1} downstream" if len(ids) > 1 else ""
         return True, f"rerunning {nid}{extra}"
+
+    def kill_all(self):
+        """A second interrupt: SIGKILL what runs now and start no more hooks (no teardown either);
+        the run then ends as cancelled, reports and all."""
+        self.hurry = True
+        if not self.halt:
+            self._halt("cancel", by="kill")
+        for execution in self.all_executions():
+            ctx = execution.current
+            for proc in ctx.processes if ctx else ():
+                proc.kill()
 
     def all_executions(self):
         """Every attempt with something running: the current ones and those a rerun is ending."""
