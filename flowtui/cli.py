@@ -202,16 +202,17 @@ def cmd_validate(args, out, err):
         for diagnostic in problems:
             err.write(f"{diagnostic}\n")
         return EXIT_USAGE
-    summaries, warnings = [], set()  # a flow loaded once per trigger has one summary; a config's warnings show once
+    from .engine.diagnostics import condensed
+
+    summaries, shown = [], set()  # a flow loaded once per trigger has one summary; a config's warnings show once
     for flow in flows:
         summary = _summary(flow)
         if summary not in summaries:
             summaries.append(summary)
             out.write("".join(f"{line}\n" for line in summary))
-        for warning in map(str, flow.warnings):
-            if warning not in warnings:
-                warnings.add(warning)
-                out.write(f"{warning}\n")
+        new = [w for w in flow.warnings if str(w) not in shown]
+        shown.update(map(str, new))
+        out.write("".join(f"{line}\n" for line in condensed(new)))
     return EXIT_OK
 
 
@@ -340,8 +341,10 @@ def cmd_run(args, out, err):
     if isinstance(loaded, int):
         return loaded
     flow, runtime = loaded
-    for warning in flow.warnings:
-        err.write(f"{warning}\n")
+    if flow.warnings:
+        from .engine.diagnostics import condensed
+
+        err.write("".join(f"{line}\n" for line in condensed(flow.warnings)))
     missing = flow.extra.get("missing_inputs")
     if missing:
         answers = _start_form(flow, missing, use_tui, err)

@@ -808,3 +808,15 @@ def test_validate_and_run_warn_about_duplicate_keys(flowtui, tmp_path):
     assert result.returncode == 0 and result.stdout.endswith(warning)
     result = flowtui("run", "dup.json", "--no-ui")
     assert (result.returncode, result.stderr) == (0, warning) and "[s/a] second\n" in result.stdout
+
+
+def test_many_identical_warnings_stay_on_one_screen(flowtui, tmp_path):
+    actions = [{"name": f"a{i}", "cmd": "true", "retries": 3} for i in range(80)]
+    (tmp_path / "many.json").write_text(json.dumps({"s": actions}, indent=1))
+    result = flowtui("validate", "many.json")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and len(lines) == 6, result.stdout
+    assert lines[2].startswith("many.json:") and "unknown key `retries` ignored" in lines[2]
+    assert lines[5].startswith("many.json: warning: the same 77 more times, at ") and lines[5].endswith(", …")
+    run = flowtui("run", "many.json", "--no-ui")
+    assert run.returncode == 0 and len(run.stderr.splitlines()) == 4

@@ -40,3 +40,20 @@ class NeedsChoice(Exception):
         self.path, self.kind, self.choices = path, kind, choices
         listed = ", ".join(cid for cid, _ in choices)
         super().__init__(f"{path}: holds several {kind}s ({listed}); pick one with --{kind} ID")
+
+
+def condensed(warnings, keep=3):
+    """Warnings as lines, repeats of one message folded after the first `keep`: 80 actions with the
+    same unknown key stay on one screen, each place still named."""
+    groups = {}
+    for warning in warnings:
+        key = (warning.file, warning.message) if isinstance(warning, Diagnostic) else (None, str(warning))
+        groups.setdefault(key, []).append(warning)
+    lines = []
+    for (file, _), group in groups.items():
+        lines.extend(str(w) for w in group[:keep])
+        rest = group[keep:]
+        if rest:
+            where = ", ".join(f"{w.line or 1}:{w.col or 1}" for w in rest[:12]) + (", …" if len(rest) > 12 else "")
+            lines.append(f"{file}: warning: the same {len(rest)} more times, at {where}")
+    return lines
