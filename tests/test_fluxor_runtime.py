@@ -647,3 +647,31 @@ def test_emit_fan_out_is_bounded_by_max_parallel(tmp_path):
     assert sequence == [(kind, f"fan/one[{i}]") for i in range(3) for kind in ("task_started", "task_finished")]
     assert r.state["fan"] == [{}, {}, {}]
 
+
+
+def test_fail_on_error_is_read_in_any_case_like_every_exec_input(tmp_path):
+    r = run_text(tmp_path, """
+        pipeline:
+          lower:
+            action: system/exec:execute
+            input: {commands: ["echo lower; exit 3"], FailOnError: true}
+          last:
+            action: printer:print
+            input: {message: should not run}
+    """)
+    assert r.code == 1 and r.status("lower") == "failed" and r.status("last") == "not_run"
+
+
+def test_exec_reads_dev_null_in_a_run_without_a_terminal(tmp_path, flowtui_cmd):
+    """As every other task: a `read` gets end of input instead of waiting for a send nobody types."""
+    import subprocess
+
+    (tmp_path / "ask.yaml").write_text(textwrap.dedent("""
+        pipeline:
+          ask:
+            action: system/exec:execute
+            input: {commands: ['read x; echo "got [$x]"']}
+    """))
+    done = subprocess.run([*flowtui_cmd, "run", "ask.yaml", "--no-ui", "--state-dir", str(tmp_path / "state")],
+                          cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "[ask] got []" in done.stdout, done.stdout + done.stderr

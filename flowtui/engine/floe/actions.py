@@ -82,7 +82,7 @@ def _poll(ctx, spec):
         ctx.done(0, output=merge_opts(ctx.params["opts"], picked))
 
     proc = Process(ctx.reactor, ls_remote_argv(spec), env=git_env(ctx.run.runtime.git_key), cwd=None,
-                   on_output=output, on_exit=finished)
+                   stdin_null=ctx.run.stdin_null, on_output=output, on_exit=finished)
     ctx.processes.append(proc)
 
 

@@ -9,6 +9,7 @@ services and methods, goto targets the runtime cannot jump to, and dependency cy
 from ..diagnostics import Diagnostic
 from ..model import COND_FAILED, COND_OK, Action, Approval, Dep, Node, Retry
 from .expr import ExprError, ExprSyntaxError, parse
+from .inputs import field
 
 
 class AnyCode(frozenset):
@@ -152,7 +153,7 @@ class Builder:
                 deps = [*deps, Dep(node=targets[-1], cond=COND_OK)]
         action, good_codes, label = self.action(task), frozenset({0}), "task"
         if action is not None and action.params["service"] in EXEC_SERVICES:
-            good_codes = frozenset({0}) if (action.params.get("input") or {}).get("failOnError") is True else ANY_CODE
+            good_codes = frozenset({0}) if field(action.params.get("input"), "failOnError") is True else ANY_CODE
         if action is not None and action.params["service"] == "workflow" and action.params["method"] == "run":
             label = "workflow"
         elif task.subtasks:
@@ -211,7 +212,7 @@ class Builder:
             what = f"unknown method {method!r}" if method else "no method"
             self.error(spec["loc"], f"task {task.id}: service {service} has {what}; its methods: {', '.join(sorted(methods))}")
             return None
-        if service in EXEC_SERVICES and isinstance(data, dict) and "failOnError" in data and not isinstance(data["failOnError"], bool):
+        if service in EXEC_SERVICES and not isinstance(field(data, "failOnError", False), bool):  # keys match in any case
             self.error(spec.get("input_loc", spec["loc"]), f"task {task.id}: failOnError must be true or false")
         if service in EXEC_SERVICES and task.commands and not (isinstance(data, dict) and "commands" in {k.lower() for k in data}):
             data = {**(data if isinstance(data, dict) else {}), "commands": task.commands[0]}

@@ -78,6 +78,7 @@ class Session:
     def start(self):
         proc = Process(
             self.ctx.reactor, [_shell(), "-c", self.script()], env=self.env, cwd=self.cwd, pty=False,
+            owns_cwd=self.ctx.run.owns_cwd, stdin_null=self.ctx.run.stdin_null,
             on_output=lambda stream, text: self.lines(stream, text.split("\n")), on_exit=self.exited,
         )
         self.proc = proc
