@@ -820,3 +820,36 @@ def test_many_identical_warnings_stay_on_one_screen(flowtui, tmp_path):
     assert lines[5].startswith("many.json: warning: the same 77 more times, at ") and lines[5].endswith(", …")
     run = flowtui("run", "many.json", "--no-ui")
     assert run.returncode == 0 and len(run.stderr.splitlines()) == 4
+
+
+def test_max_parallel_beyond_the_open_file_limit_is_capped_not_failed(flowtui_cmd, tmp_path, env):
+    """Each running task holds pipes and a pidfd: past `ulimit -n` tasks failed with EMFILE (126)."""
+    import resource
+
+    lines = ["id: many", "ver: 1", "tasks:"]
+    for i in range(40):
+        lines += [f"  - name: t{i}", "    listen: trigger.good", "    type: exec", "    opts:", "      cmd: /bin/true"]
+    (tmp_path / "many.floe.yml").write_text("\n".join(lines) + "\n")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    done = subprocess.run([*flowtui_cmd, "run", "many.floe.yml", "--no-ui", "--max-parallel", "40", "--report", "r.json"],
+                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LIMIT,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "at most 8 tasks run at once: 40 would need more open files than allowed (ulimit -n)" in done.stdout + done.stderr
+    assert {t["status"] for t in json.loads((tmp_path / "r.json").read_text())["tasks"]} == {"succeeded"}
+
+
+def test_a_flow_of_more_printing_tasks_than_open_files_is_recorded_whole(flowtui_cmd, tmp_path, env):
+    """The store kept every task's log file open: past `ulimit -n` it stopped recording (EMFILE)."""
+    import resource
+
+    (tmp_path / "many.json").write_text(json.dumps({"s": [{"name": f"a{i}", "cmd": f"echo line {i}"} for i in range(200)]}))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    state = str(tmp_path / "state")
+    done = subprocess.run([*flowtui_cmd, "run", "many.json", "--no-ui", "--state-dir", state],
+                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LIMIT,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard)))
+    assert done.returncode == 0 and "could not record" not in done.stderr, done.stderr
+    logs = subprocess.run([*flowtui_cmd, "logs", os.listdir(os.path.join(state, "runs"))[0], "--state-dir", state],
+                          capture_output=True, text=True, timeout=LIMIT, env=env)
+    assert logs.stdout.splitlines() == [f"[s/a{i}] line {i}" for i in range(200)]

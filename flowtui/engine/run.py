@@ -184,6 +184,11 @@ class Run:
         self.status = RUN_RUNNING
         self.started_at = time.time()
         self.emit(ev.RunStarted(self.run_id, self.flow.name, self.flow.format, self.flow.file))
+        room = _parallel_room()
+        if room < self.max_parallel:
+            self.emit(ev.Notice("warning", f"at most {room} tasks run at once: {self.max_parallel} would need more open "
+                                           f"files than allowed (ulimit -n); raise it to run more", None))
+            self.max_parallel = room
         for nid in self.flow.roots:
             self._activate(nid)
         self._pump()
@@ -872,6 +877,23 @@ def node_json(node, children=None) -> dict:
         "action": None if node.action is None else node.action.kind,
         "hooks": sorted(node.hooks),
     }
+
+
+_FDS_PER_TASK = 4  # stdin, stdout and stderr pipes and a pidfd, while it runs
+_FDS_KEPT = 96  # the runner's own: store, journal, log files, sockets, clients
+
+
+def _parallel_room():
+    """How many tasks may run at once within the open-file limit: past it, pipes fail (EMFILE)
+    and tasks that would have run fine fail to start."""
+    try:
+        import resource
+    except ImportError:  # not Unix
+        return 1 << 30
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 30
+    return max(1, (soft - _FDS_KEPT) // _FDS_PER_TASK)
 
 
 def check_values(fields, values) -> dict:

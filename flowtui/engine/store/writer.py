@@ -23,6 +23,9 @@ _HAND_OVER = 0.05  # seconds task events wait on the engine thread before going 
 # What another terminal asks about right away (`flowtui runs`, `show`): handed over at once.
 _AT_ONCE = frozenset({"run_started", "run_paused", "run_resumed", "run_stopping", "run_reopened", "run_finished",
                       "approval_requested", "approval_granted", "approval_rejected", "nodes_added"})
+# Log files kept open at once: one per task that ever printed ran out of descriptors (EMFILE at
+# ~1000 such tasks with Linux's usual limit, ~250 on macOS) and stopped the recording.
+_OPEN_LOGS = 32
 _CHECKPOINT_EVERY = 0.2  # seconds: a crash may lose the runtime state of the last 0.2 s
 _STOP = object()
 ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
@@ -200,16 +203,21 @@ class StoreWriter:
         for event in batch:
             if getattr(event, "type", None) != "task_output":
                 continue
-            handle = self._logs.get(event.task)
+            handle = self._logs.pop(event.task, None)
             if handle is None:
+                if len(self._logs) >= _OPEN_LOGS:  # the least recently written one: most likely done
+                    oldest = next(iter(self._logs))
+                    self._logs.pop(oldest).close()
                 path = os.path.join(self.dir, log_name(event.task))
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                handle = self._logs[event.task] = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+                handle = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            self._logs[event.task] = handle  # last written, last in order
             prefix = f"[{event.hook}] " if event.hook else ""
             handle.write(prefix + event.text.replace("\n", "\n" + prefix) + "\n" if prefix else event.text + "\n")
             touched.add(handle)
         for handle in touched:
-            handle.flush()
+            if not handle.closed:  # one closed to make room was flushed by closing
+                handle.flush()
 
     def _apply(self, conn, item):
         if isinstance(item, tuple):
