@@ -1042,3 +1042,28 @@ def test_a_task_marked_to_skip_that_a_stop_cuts_off_is_not_run_without_a_skip_me
     on_line(run, "go", skip_then_stop)
     assert finish(run) == 3
     assert run.states["b"].status == "not_run" and run.states["b"].error is None
+
+
+@pytest.mark.parametrize("chunks, drawn", [
+    ([b"\rdownloading 5%", b"\rdownloading 6%"], "downloading 6%"),
+    ([b"downloading 5%\r"], "downloading 5%"),  # a final \r only returns the cursor
+    ([b"Continue? [y/N] "], "Continue? [y/N] "),  # a prompt waiting for its answer
+    ([b"done\n"], None),
+    ([b"x" * 70000], None),  # too long to copy at every read, and no redraw in it
+    ([b"x" * 70000, b"\r50%"], "50%"),
+])
+def test_the_drawing_of_an_unfinished_line(chunks, drawn):
+    splitter = LineSplitter()
+    for chunk in chunks:
+        splitter.feed(chunk)
+    assert splitter.drawing() == drawn
+
+
+def test_a_progress_bar_is_shown_while_it_is_drawn_and_kept_as_one_line(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("bar", f"printf '\\rdl 10%%'; {wait_file(marker)}; printf '\\rdl 100%%\\n'")))
+    rec = record(run)
+    on_event(run, "task_partial", lambda e: marker.touch())
+    assert finish(run) == 0
+    assert [(e.stream, e.text) for e in rec.types("task_partial")][:1] == [("stdout", "dl 10%")]
+    assert rec.output("bar") == ["\rdl 10%\rdl 100%"]  # whole, as printed: viewers show its last drawing

@@ -189,3 +189,22 @@ def test_a_line_of_wide_characters_scrolls_to_its_end(tmp_path):
             await until(pilot, lambda: "TAIL-END" in screen_text(app), "the end of the wide line")
 
     drive(go())
+
+
+def test_a_line_being_drawn_is_shown_before_it_ends(tmp_path):
+    """A progress bar redrawn with \\r, or a prompt waiting for its answer, is on screen while the
+    task runs, not only once its line ends."""
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "bar", "cmd": f"printf '\\rdownloading 40%%'; while [ ! -e {tmp_path}/go ]; do sleep 0.01; done; echo"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: "downloading 40%" in screen_text(app), "the drawing while it runs")
+            assert run.states["s/bar"].status == "running"
+            (tmp_path / "go").touch()
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            await until(pilot, lambda: "■ succeeded (exit 0)" in screen_text(app), "the outcome")
+            assert screen_text(app).count("downloading 40%") == 1
+
+    drive(go())

@@ -55,6 +55,9 @@ RunReopened = _event("run_reopened", "by")
 RunFinished = _event("run_finished", "status", "exit_code")
 TaskStatus = _event("task_status", "task", "status")  # non-terminal changes: waiting, queued, pending…
 TaskStarted = _event("task_started", "task", "attempt", "iteration")
+# The line a task has begun but not ended, as a terminal shows it now (a progress bar redrawn with
+# \r, a prompt waiting for an answer). For viewers only: reports and the store keep whole lines.
+TaskPartial = _event("task_partial", "task", "stream", "text", "hook")
 
 
 class TaskOutput(Event):

@@ -4,7 +4,7 @@ Every piece (main action or hook) is an `ActionContext` handed to an action impl
 looked up by `Action.kind`. Implementations call `ctx.done(...)` exactly once, now or later.
 """
 
-from .events import HookFinished, HookStarted, TaskOutput, TaskRetrying, TaskStarted
+from .events import HookFinished, HookStarted, TaskOutput, TaskPartial, TaskRetrying, TaskStarted
 from .model import CANCELLED, FAILED, RETRYING, RUNNING, SUCCEEDED, TIMED_OUT
 from .process import Process, argv_for
 
@@ -41,6 +41,9 @@ class ActionContext:
         """Complete lines joined by newlines, as a process's output arrives."""
         self.run.emit(TaskOutput(self.node.id, stream, None, self.hook, text=text))
 
+    def output_partial(self, stream, text):
+        self.run.emit(TaskPartial(self.node.id, stream, text, self.hook))
+
     def spawn(self, argv, *, env=None, cwd=None, pty=None, on_exit=None) -> Process:
         """Start a process whose output streams into this task; on exit, finish with its code."""
         proc = Process(
@@ -48,6 +51,7 @@ class ActionContext:
             cwd=cwd if cwd is not None else self.cwd,
             pty=self.node.pty if pty is None else pty, owns_cwd=self.run.owns_cwd,
             stdin_null=self.run.stdin_null, on_output=self.output_text, on_exit=on_exit or (lambda code: self.done(code)),
+            on_partial=self.output_partial,
         )
         self.processes.append(proc)
         if proc.pid is not None:

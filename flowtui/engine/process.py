@@ -14,6 +14,7 @@ _SHELL_WORDS = frozenset(
     ": times getopts jobs fg bg fc".split()
 )
 _READ_SIZE = 65536
+_DRAWING_MAX = 4096  # an unfinished line longer than this (and with no \r) is not copied at every read
 # Python ignores SIGPIPE (and SIGXFSZ); a child must get the defaults back, as Popen gives them.
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _DOOMED = set()  # process groups sent SIGTERM and not yet known to be gone
@@ -104,6 +105,26 @@ class LineSplitter:
             self._tail.append(chunk[end + 1:])
         return _without_cr(data.decode("utf-8", "replace"))
 
+    def drawing(self):
+        """The unfinished line as a terminal shows it now (its last drawing after a `\r`), or None:
+        no such line, or one too long to copy at every read without a `\r` in the newest chunk."""
+        tail = self._tail
+        if not tail:
+            return None
+        last = tail[-1]
+        if last.rfind(b"\r", 0, len(last) - 1) >= 0:
+            data = last
+        elif len(tail) <= 4 and sum(map(len, tail)) <= _DRAWING_MAX:
+            data = b"".join(tail)
+        else:
+            return None
+        data = data.rstrip(b"\r")  # a final \r only returns the cursor: the drawing stays on screen
+        return data[data.rfind(b"\r") + 1:].decode("utf-8", "replace")
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._tail)
+
     def flush(self):
         tail, self._tail = b"".join(self._tail), []
         return _without_cr(tail.decode("utf-8", "replace")) if tail else None
@@ -122,8 +143,9 @@ class Process:
     """
 
     def __init__(self, reactor, argv, *, env=None, cwd=None, pty=False, owns_cwd=False, stdin_null=False,
-                 on_output, on_exit):
+                 on_output, on_exit, on_partial=None):
         self.reactor, self.on_output, self.on_exit = reactor, on_output, on_exit
+        self.on_partial = on_partial  # (stream, text): the unfinished line's drawing, after each read
         self.returncode = None
         self.popen = None  # only when spawned through subprocess (pty, working directory)
         self._status = None  # wait status of a posix_spawn'ed child
@@ -259,6 +281,10 @@ class Process:
         text = splitter.feed(chunk)
         if text is not None:
             self.on_output(stream, text)
+        if self.on_partial is not None and splitter.pending:
+            drawing = splitter.drawing()
+            if drawing is not None:
+                self.on_partial(stream, drawing)
         return True
 
     def _output_ended(self):

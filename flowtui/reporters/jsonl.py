@@ -9,6 +9,8 @@ class EventsWriter:
         bus.subscribe(self)
 
     def __call__(self, event):
+        if event.type == "task_partial":  # the line comes whole in a task_output once it ends
+            return
         write = self._file.write
         data = event.to_json()
         if event.type == "task_output":

@@ -125,9 +125,12 @@ class LogView(ScrollView, can_focus=True):
             widest = max(_width(text) for _, _, text in islice(reversed(log.lines), new))
             self._width = max(self._width, widest + 2)
         self._seen = total
+        if log.pending is not None:
+            self._width = max(self._width, _width(log.pending[2]) + 2)
         shift = log.dropped - self._dropped
         self._dropped = log.dropped
-        self.virtual_size = Size(self._width, len(log.lines) + (1 if log.dropped else 0))
+        rows = len(log.lines) + (1 if log.dropped else 0) + (1 if log.pending is not None else 0)
+        self.virtual_size = Size(self._width, rows)
         if stick:
             self.scroll_to_end()
         elif shift:
@@ -203,6 +206,8 @@ class LogView(ScrollView, can_focus=True):
             return self._strip(note, scroll_x, width, base)
         index = row - offset
         if index >= len(log.lines):
+            if index == len(log.lines) and log.pending is not None:  # the line being drawn now
+                return self._strip(self.line_text(*log.pending), scroll_x, width, base)
             return Strip.blank(width, base)
         number = log.dropped + index
         key = (self.task_id, number)

@@ -21,14 +21,20 @@ META = "meta"  # lines the viewer adds: attempt separators, hook markers, outcom
 class TaskLog:
     """The tail of one task's output: (stream, hook, text) triples, at most `max_lines`."""
 
-    __slots__ = ("lines", "dropped", "version")
+    __slots__ = ("lines", "dropped", "version", "pending")
 
     def __init__(self, max_lines):
         self.lines = deque(maxlen=max_lines)
         self.dropped = 0  # lines that fell off the front
         self.version = 0  # bumped on every change; views compare it
+        self.pending = None  # (stream, hook, text) of a line begun and not ended: shown after the lines
+
+    def begin(self, stream, hook, text):
+        self.pending = (stream, hook, text)
+        self.version += 1
 
     def add(self, stream, hook, texts):
+        self.pending = None
         lines = self.lines
         room = lines.maxlen
         overflow = len(lines) + len(texts) - room
@@ -208,6 +214,7 @@ class RunView:
                     take = keep[index]
                     log = self.log(event.task)
                     log.dropped += len(lines) - take
+                    log.pending = None
                     if take:
                         log.add(event.stream, event.hook, lines[-take:])
                     changed.add(("log", event.task))
@@ -237,6 +244,10 @@ class RunView:
                 trimmed[index] = left
             budget[event.task] = max(0, left - count)
         return trimmed
+
+    def _on_task_partial(self, event, changed):
+        self.log(event.task).begin(event.stream, event.hook, event.text)
+        changed.add(("log", event.task))
 
     def _meta(self, nid, text, changed):
         self.log(nid).add(META, None, [text])

@@ -82,6 +82,8 @@ class StoreWriter:
     # -- the engine thread: never blocks ---------------------------------------------------------
     def _on_event(self, event):
         kind = event.type
+        if kind == "task_partial":  # a viewer's preview: the line is stored once it ends
+            return
         if self.error is None:
             self._enqueue(event)
             if kind in _AT_ONCE:
