@@ -85,14 +85,16 @@ def cmd_runs(args, out, err):
         return EXIT_USAGE
     _, store = opened
     runs = store.list_runs(flow_file=args.flow, status=args.status, limit=args.limit)
+    if not runs:  # with --json too: a script tells "none" by the exit code, as the docs say
+        if args.json:
+            out.write("[]\n")
+        err.write("flowtui: no runs recorded" + (" for that filter" if args.flow or args.status else "") + "\n")
+        return EXIT_NOTHING
     if args.json:
         import json
 
         out.write(json.dumps(runs, indent=2) + "\n")
         return EXIT_OK
-    if not runs:
-        err.write("flowtui: no runs recorded" + (" for that filter" if args.flow or args.status else "") + "\n")
-        return EXIT_NOTHING
     from .render import runs_table
 
     out.write(runs_table(runs))

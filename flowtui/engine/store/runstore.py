@@ -9,6 +9,10 @@ from .logfiles import log_path, read_journal, run_dir
 ACTIVE = ("pending", "running", "paused")
 INTERRUPTED = "interrupted"  # the runner died (kill -9, power loss) before the run ended
 DEFAULT_KEEP = 100
+_SUMMARY_COLUMNS = ", ".join((
+    "run_id", "flow_file", "flow_name", "format", "content_hash", "status", "exit_code", "created_at", "started_at",
+    "finished_at", "started_by", "pid", "host", "options", "resumes",
+))
 
 
 class StoreError(Exception):
@@ -65,8 +69,13 @@ class RunStore:
 
     # -- reading ---------------------------------------------------------------------------------
     def list_runs(self, flow_file=None, status=None, limit=50):
-        """Newest first. `status` matches what is shown (a dead runner's run reads `interrupted`)."""
-        sql, args = "SELECT * FROM runs", []
+        """Newest first. `status` matches what is shown (a dead runner's run reads `interrupted`).
+
+        A summary: `options` decoded as in `get_run`, no `checkpoint` (the runtime's whole state,
+        large, read only for one run)."""
+        import json
+
+        sql, args = f"SELECT {_SUMMARY_COLUMNS} FROM runs", []
         if flow_file:
             sql += " WHERE flow_file = ?"
             args.append(os.path.abspath(flow_file))
@@ -77,6 +86,7 @@ class RunStore:
             run = self._view(row, alive)
             if status and run["status"] != status:
                 continue
+            run["options"] = json.loads(run["options"]) if run["options"] else {}
             counts = dict(self.conn.execute(
                 "SELECT status, COUNT(*) FROM tasks WHERE run_id = ? AND is_task GROUP BY status", (run["run_id"],)
             ).fetchall())
