@@ -132,7 +132,7 @@ class RunStore:
                 "reason": row["reason"], "values": json.loads(row["answers"]) if row["answers"] else None,
             })
         tasks = []
-        for row in conn.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY position", (run_id,)):
+        for row in _tree_order(conn.execute("SELECT * FROM tasks WHERE run_id = ?", (run_id,)).fetchall()):
             task = dict(row)
             task["id"] = task.pop("task_id")
             del task["run_id"]
@@ -148,6 +148,11 @@ class RunStore:
             tasks.append(task)
         run["tasks"] = tasks
         return run
+
+    def task_ids(self, run_id) -> list:
+        """The ids of the tasks and groups recorded so far for `run_id` (a full id), as `get_run` orders them."""
+        rows = self.conn.execute("SELECT task_id, parent, position FROM tasks WHERE run_id = ?", (run_id,)).fetchall()
+        return [row["task_id"] for row in _tree_order(rows)]
 
     def task_log_path(self, run_id, task_id) -> str:
         return log_path(self.state_dir, run_id, task_id)
@@ -299,6 +304,22 @@ class RunStore:
                 os.unlink(socket_path(self.state_dir, rid))
             except FileNotFoundError:
                 pass
+
+
+def _tree_order(rows):
+    """Task rows depth first, each group's children in position order: definition order, with the
+    nodes a runtime added (positioned after the whole flow) under their group. A row whose parent
+    is not recorded counts as a top-level one."""
+    ids = {row["task_id"] for row in rows}
+    children = {}
+    for row in sorted(rows, key=lambda r: (r["position"] is None, r["position"] or 0)):
+        children.setdefault(row["parent"] if row["parent"] in ids else None, []).append(row)
+    out, stack = [], list(reversed(children.get(None, [])))
+    while stack:
+        row = stack.pop()
+        out.append(row)
+        stack.extend(reversed(children.get(row["task_id"], [])))
+    return out
 
 
 def _pid_alive(pid) -> bool:

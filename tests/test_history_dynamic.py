@@ -1,0 +1,74 @@
+"""History of runs whose runtime adds tasks while running (Fluxor template copies): their place
+in `show`/`logs`, `logs --follow` picking them up, and their attempts surviving a resume."""
+
+import json
+
+import pytest
+
+from flowtui.engine.statedir import resolve
+from tests.test_control_support import flowtui, flowtui_process
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return resolve(str(tmp_path / "state"))
+
+
+def template_flow(path, item_cmd='echo "item $IT"', first_cmd="echo first"):
+    """`first`, then template `orders` with one copy per item (a, b, c), then `last`."""
+    path.write_text(f"""
+init:
+  items: [a, b, c]
+pipeline:
+  first:
+    action: system/exec:execute
+    input:
+      commands: [{json.dumps(first_cmd)}]
+  orders:
+    template:
+      selector:
+        - name: item
+          value: $items
+      task:
+        one:
+          action: system/exec:execute
+          input:
+            failOnError: true
+            env:
+              IT: $item
+            commands: [{json.dumps(item_cmd)}]
+  last:
+    action: system/exec:execute
+    input:
+      commands: ["echo the end"]
+""")
+    return path
+
+
+def only_run(state_dir):
+    code, out, _ = flowtui("runs", "--json", "--state-dir", state_dir)
+    assert code == 0
+    (run,) = json.loads(out)
+    return run["run_id"]
+
+
+COPIES = ["orders/one[0]", "orders/one[1]", "orders/one[2]"]
+
+
+def test_show_and_logs_put_template_copies_under_their_group_in_definition_order(tmp_path, state_dir):
+    flow = template_flow(tmp_path / "wf.yaml")
+    done = flowtui_process("run", flow, "--no-ui", "--report", tmp_path / "report.json", "--state-dir", state_dir)
+    assert done.returncode == 0, done.stderr
+    reported = [t["id"] for t in json.loads((tmp_path / "report.json").read_text())["tasks"]]
+    assert reported == ["first", "orders", *COPIES, "last"]
+    run_id = only_run(state_dir)
+
+    code, out, _ = flowtui("show", run_id, "--json", "--state-dir", state_dir)
+    assert [t["id"] for t in json.loads(out)["tasks"]] == reported
+    code, out, _ = flowtui("show", run_id, "--state-dir", state_dir)
+    table = out.split("TASK", 1)[1].splitlines()[1:]
+    assert [row.split()[0] for row in table] == reported
+    assert [row.startswith("  ") for row in table] == [False, False, True, True, True, False]  # under orders
+    code, out, _ = flowtui("logs", run_id, "--state-dir", state_dir)
+    assert out.splitlines() == ["[first] first", "[orders/one[0]] item a", "[orders/one[1]] item b",
+                                "[orders/one[2]] item c", "[last] the end"]
