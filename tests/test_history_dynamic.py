@@ -23,6 +23,7 @@ pipeline:
   first:
     action: system/exec:execute
     input:
+      workdir: /tmp
       commands: [{json.dumps(first_cmd)}]
   orders:
     template:
@@ -33,6 +34,7 @@ pipeline:
         one:
           action: system/exec:execute
           input:
+            workdir: /tmp
             failOnError: true
             env:
               IT: $item
@@ -72,3 +74,59 @@ def test_show_and_logs_put_template_copies_under_their_group_in_definition_order
     code, out, _ = flowtui("logs", run_id, "--state-dir", state_dir)
     assert out.splitlines() == ["[first] first", "[orders/one[0]] item a", "[orders/one[1]] item b",
                                 "[orders/one[2]] item c", "[last] the end"]
+
+
+def test_logs_follow_prints_the_copies_a_template_adds_and_waits_for_a_named_one(tmp_path, state_dir, monkeypatch):
+    import subprocess
+    import sys
+    import threading
+
+    from flowtui.commands import history
+    from tests.test_control_support import REPO, Runner, fifo, wait_fifo
+
+    ready, go = fifo(tmp_path / "ready"), fifo(tmp_path / "go")
+    flow = template_flow(tmp_path / "wf.yaml", first_cmd=f"echo first; echo ready > {ready}; cat {go} >/dev/null")
+    runner = Runner(flow, state_dir)
+    try:
+        wait_fifo(ready, runner)  # `first` runs: no copy exists yet
+        run_id = runner.run_id
+        follow_all = subprocess.Popen(
+            [sys.executable, "-m", "flowtui", "logs", run_id, "--follow", "--state-dir", state_dir],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )
+        assert follow_all.stdout.readline() == "[first] first\n"
+
+        following = threading.Event()
+        real_follow = history._LogFollower.follow
+
+        def follow(self, out):
+            following.set()
+            return real_follow(self, out)
+
+        monkeypatch.setattr(history._LogFollower, "follow", follow)
+        named = {}
+
+        def follow_named():
+            try:
+                named["result"] = flowtui("logs", run_id, "orders/one[2]", "--follow", "--state-dir", state_dir)
+            finally:
+                following.set()
+
+        thread = threading.Thread(target=follow_named)
+        thread.start()
+        assert following.wait(30) and "result" not in named, named  # it follows a task that does not exist yet
+        with open(go, "w") as handle:  # `first` ends: the template adds its copies
+            handle.write("go\n")
+        assert runner.wait() == 0, runner.output
+        assert follow_all.wait(30) == 0
+        printed = follow_all.stdout.read().splitlines()  # the copies run side by side: any order
+        assert sorted(printed[:3]) == ["[orders/one[0]] item a", "[orders/one[1]] item b", "[orders/one[2]] item c"]
+        assert printed[3:] == ["[last] the end"]
+        follow_all.stdout.close()
+        thread.join(30)
+        assert named["result"] == (0, "item c\n", "")
+    finally:
+        runner.close()
+
+    code, _, err = flowtui("logs", run_id, "orders/one[9]", "--follow", "--state-dir", state_dir)
+    assert code == 2 and "has no task 'orders/one[9]'" in err  # the run is over: nothing to wait for
