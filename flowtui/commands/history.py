@@ -20,8 +20,11 @@ def state_dir_arg(parser):
                         "else the user state dir)")
 
 
-def open_state(args, err):
-    """(state_dir, store) or None after printing why the state dir cannot be used."""
+def open_state(args, err, record_dead=False):
+    """(state_dir, store) or None after printing why the state dir cannot be used.
+
+    `record_dead`: first record the runs of runners that died (from their journals), so a runner
+    killed before its store thread committed is known to `runs`, `show` and `logs`."""
     from ..engine.statedir import StateDirError, resolve
     from ..engine.store import open_store
 
@@ -30,6 +33,10 @@ def open_state(args, err):
     except StateDirError as exc:
         err.write(f"flowtui: {exc}\n")
         return None
+    if record_dead:
+        from ..engine.store import record_dead_runs
+
+        record_dead_runs(state_dir)
     return state_dir, open_store(state_dir)
 
 
@@ -80,7 +87,7 @@ def add_parsers(sub):
 
 
 def cmd_runs(args, out, err):
-    opened = open_state(args, err)
+    opened = open_state(args, err, record_dead=True)
     if opened is None:
         return EXIT_USAGE
     _, store = opened
@@ -105,7 +112,7 @@ def _stored_run(args, err):
     """(store, the run named by args.run), or None after saying why."""
     from ..engine.store import StoreError
 
-    opened = open_state(args, err)
+    opened = open_state(args, err, record_dead=True)
     if opened is None:
         return None
     _, store = opened

@@ -202,27 +202,48 @@ class RunStore:
 
     def _replay_journal(self, conn, run_id):
         """Apply what the runner journaled but its store thread may not have committed before it
-        died: the run's own row (a runner killed in its first moments), task starts, retries and
-        ends. The journal is never behind the store for these, so replaying it is idempotent."""
-        journal = read_journal(self.state_dir, run_id)
-        header = next((entry["run"] for entry in journal if "run" in entry), None)
-        if header is not None:
-            import json
+        died: the run's own row and its tree of tasks and groups (a runner killed in its first
+        moments), the nodes a runtime added, task starts, retries and ends. The journal is never
+        behind the store for these, so replaying it is idempotent."""
+        import json
 
-            conn.execute(
-                """INSERT OR IGNORE INTO runs (run_id, flow_file, flow_name, format, status, created_at, started_at,
-                       started_by, pid, host, options) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)""",
-                (run_id, header["flow_file"], header["flow_name"], header["format"], header["created_at"],
-                 header["created_at"], header["started_by"], header["pid"], header["host"],
-                 json.dumps(header["options"], sort_keys=True)),
-            )
-        for position, entry in enumerate(journal):
+        for line, entry in enumerate(read_journal(self.state_dir, run_id)):
+            if "run" in entry:  # one header per runner: the first run, then each resume
+                header = entry["run"]
+                conn.execute(
+                    """INSERT OR IGNORE INTO runs (run_id, flow_file, flow_name, format, status, created_at, started_at,
+                           started_by, pid, host, options) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)""",
+                    (run_id, header["flow_file"], header["flow_name"], header["format"], header["created_at"],
+                     header["created_at"], header["started_by"], header["pid"], header["host"],
+                     json.dumps(header["options"], sort_keys=True)),
+                )
+                # The statuses the runner started from; a row's recorded status is newer.
+                conn.executemany(
+                    """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status, attempts, iteration)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO UPDATE SET
+                       name = excluded.name, parent = excluded.parent, position = excluded.position,
+                       is_task = excluded.is_task""",
+                    [(run_id, *node) for node in header.get("nodes", ())],  # older journals have none
+                )
+                continue
+            if "added" in entry:
+                position = conn.execute("SELECT COALESCE(MAX(position), 0) FROM tasks WHERE run_id = ?",
+                                        (run_id,)).fetchone()[0]
+                conn.executemany(
+                    """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status)
+                       VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (run_id, task_id) DO UPDATE SET
+                       name = excluded.name, parent = excluded.parent, is_task = excluded.is_task""",
+                    [(run_id, nid, name, parent, position + 1 + i, is_task)
+                     for i, (nid, name, parent, is_task) in enumerate(entry["added"])],
+                )
+                continue
             status = entry.get("status")
             if status is None:
                 continue
             key = (run_id, entry["task"])
+            # A task no header or `added` line names (a journal written before they carried the tree).
             conn.execute("INSERT OR IGNORE INTO tasks (run_id, task_id, name, position, status) VALUES (?, ?, ?, ?, 'pending')",
-                         (*key, entry["task"].rsplit("/", 1)[-1], 1_000_000 + position))
+                         (*key, entry["task"].rsplit("/", 1)[-1], 1_000_000 + line))
             if status == "running":
                 conn.execute(
                     """INSERT OR IGNORE INTO attempts (run_id, task_id, attempt, iteration, status, started_at)
@@ -232,6 +253,14 @@ class RunStore:
                     """UPDATE tasks SET status = 'running', attempts = MAX(attempts, ?), iteration = ?, started_at = ?,
                            finished_at = NULL, exit_code = NULL WHERE run_id = ? AND task_id = ?""",
                     (entry["attempt"], entry["iteration"], entry["at"], *key),
+                )
+                # Its groups had started (group starts are not journaled); one not yet recorded so is now.
+                conn.execute(
+                    """WITH RECURSIVE up(id) AS (SELECT parent FROM tasks WHERE run_id = ?1 AND task_id = ?2
+                           UNION SELECT t.parent FROM tasks t JOIN up ON t.run_id = ?1 AND t.task_id = up.id)
+                       UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, ?3)
+                       WHERE run_id = ?1 AND task_id IN (SELECT id FROM up) AND status = 'pending'""",
+                    (run_id, entry["task"], entry["at"]),
                 )
                 continue
             attempt_status = "failed" if status == "retrying" else status
