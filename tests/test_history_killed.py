@@ -3,6 +3,7 @@ journal), with its whole tree, and a resume keeps the tree right."""
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -67,3 +68,48 @@ def test_a_runner_killed_early_is_known_to_history_with_its_whole_tree(tmp_path,
     assert tree(state_dir, run_id) == [
         ("s", None, "succeeded"), ("s/first", "s", "succeeded"), ("s/killer", "s", "succeeded"),
         ("s/third", "s", "succeeded")]
+
+
+def killed_run(tmp_path, state_dir):
+    runner = Runner(killing_flow(tmp_path), state_dir)
+    try:
+        assert runner.wait() == -9, runner.output
+    finally:
+        runner.close()
+    (run_id,) = os.listdir(os.path.join(state_dir, "runs"))
+    return run_id
+
+
+def test_an_interrupted_run_ended_when_its_runner_last_recorded_something_not_when_reaped(tmp_path, state_dir):
+    from flowtui.engine.store.logfiles import JOURNAL, read_journal, run_dir
+
+    run_id = killed_run(tmp_path, state_dir)
+    journal = read_journal(state_dir, run_id)
+    last = max(entry["at"] for entry in journal if "at" in entry)
+    assert flowtui("purge", "--keep", "100", "--state-dir", state_dir)[0] == 1  # reaps it, purges nothing
+    code, out, _ = flowtui("show", run_id, "--json", "--state-dir", state_dir)
+    record = json.loads(out)
+    assert record["status"] == "interrupted" and record["finished_at"] == last
+    assert record["duration"] == round(last - record["started_at"], 3)
+    killer = next(t for t in record["tasks"] if t["id"] == "s/killer")
+    assert [(a["status"], a["finished_at"]) for a in killer["attempt_history"]] == [("interrupted", last)]
+
+    # Killed eight days ago, reaped now: it ended eight days ago.
+    week = 8 * 86400
+    shifted = []
+    for entry in journal:
+        if "run" in entry:
+            entry["run"]["created_at"] -= week
+        if "at" in entry:
+            entry["at"] -= week
+        shifted.append(json.dumps(entry))
+    (tmp_path / "state2").mkdir(mode=0o700)
+    other = resolve(str(tmp_path / "state2"))
+    os.makedirs(run_dir(other, run_id))
+    with open(os.path.join(run_dir(other, run_id), JOURNAL), "w") as handle:
+        handle.write("\n".join(shifted) + "\n")
+    os.makedirs(os.path.join(other, "sockets"), mode=0o700, exist_ok=True)
+    dead = socket.socket(socket.AF_UNIX)  # a dead runner's socket: it stays, refusing connections
+    dead.bind(os.path.join(other, "sockets", f"{run_id}.sock"))
+    dead.close()
+    assert flowtui("purge", "--older-than", "7d", "--state-dir", other)[1] == "purged 1 run\n"

@@ -180,21 +180,27 @@ class RunStore:
     # -- changing --------------------------------------------------------------------------------
     def mark_interrupted(self, run_id):
         """Record that the runner of `run_id` is gone: what it journaled is applied, then the run and
-        what was running read `interrupted` (a run that had ended keeps its status)."""
-        conn, now = self.conn, time.time()
+        what was running read `interrupted` (a run that had ended keeps its status), finished at the
+        last time the runner recorded anything: when it died is not known, and the reap may come days later."""
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._replay_journal(conn, run_id)
+            (last,) = conn.execute(
+                """SELECT MAX(t) FROM (SELECT MAX(created_at, COALESCE(started_at, 0)) AS t FROM runs WHERE run_id = ?1
+                   UNION ALL SELECT MAX(COALESCE(started_at, 0), COALESCE(finished_at, 0)) FROM tasks WHERE run_id = ?1
+                   UNION ALL SELECT decided_at FROM approvals WHERE run_id = ?1)""", (run_id,),
+            ).fetchone()
             conn.execute(
                 f"UPDATE runs SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE run_id = ? "
-                f"AND status IN ({','.join('?' * len(ACTIVE))})", (INTERRUPTED, now, run_id, *ACTIVE),
+                f"AND status IN ({','.join('?' * len(ACTIVE))})", (INTERRUPTED, last, run_id, *ACTIVE),
             )
             conn.execute(
                 "UPDATE tasks SET status = ? WHERE run_id = ? AND status IN ('running', 'retrying', 'queued', 'awaiting_approval')",
                 (INTERRUPTED, run_id),
             )
             conn.execute("UPDATE attempts SET status = ?, finished_at = ? WHERE run_id = ? AND finished_at IS NULL",
-                         (INTERRUPTED, now, run_id))
+                         (INTERRUPTED, last, run_id))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
