@@ -130,3 +130,36 @@ def test_logs_follow_prints_the_copies_a_template_adds_and_waits_for_a_named_one
 
     code, _, err = flowtui("logs", run_id, "orders/one[9]", "--follow", "--state-dir", state_dir)
     assert code == 2 and "has no task 'orders/one[9]'" in err  # the run is over: nothing to wait for
+
+
+def test_resuming_keeps_the_attempts_of_template_copies_that_run_again(tmp_path, state_dir):
+    from flowtui.engine.store import open_store
+
+    flag = tmp_path / "failed-once"
+    flow = template_flow(tmp_path / "wf.yaml", item_cmd=(
+        f'echo "item $IT"; if [ "$IT" = b ] && [ ! -e {flag} ]; then touch {flag}; exit 5; fi'))
+    assert flowtui_process("run", flow, "--no-ui", "--state-dir", state_dir).returncode == 1
+    run_id = only_run(state_dir)
+    done = flowtui_process("resume", run_id, "--no-ui", "--state-dir", state_dir)
+    assert done.returncode == 0, done.stderr
+
+    def attempts():
+        code, out, _ = flowtui("show", run_id, "--json", "--state-dir", state_dir)
+        tasks = {t["id"]: t for t in json.loads(out)["tasks"]}
+        return {tid: (tasks[tid]["attempts"], [(a["attempt"], a["status"], a["exit_code"])
+                                               for a in tasks[tid]["attempt_history"]]) for tid in COPIES}
+
+    # The copies are created again on resume and run again (a documented limit); none loses a row.
+    expected = {
+        "orders/one[0]": (2, [(1, "succeeded", 0), (2, "succeeded", 0)]),
+        "orders/one[1]": (2, [(1, "failed", 5), (2, "succeeded", 0)]),
+        "orders/one[2]": (1, [(1, "succeeded", 0)]),  # not run the first time: the run had failed
+    }
+    assert attempts() == expected
+    code, out, _ = flowtui("show", run_id, "--state-dir", state_dir)
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("orders/one[1]"))
+    assert row[:3] == ["orders/one[1]", "succeeded", "2"] and row[-1] == "5,0"
+    store = open_store(state_dir)
+    store.mark_interrupted(run_id)  # a journal replay numbers them as the store's thread did
+    store.close()
+    assert attempts() == expected

@@ -213,6 +213,7 @@ class RunStore:
         behind the store for these, so replaying it is idempotent."""
         import json
 
+        recorded, base = {}, {}  # task id -> its highest attempt; TaskRows.attempt_base, as the writer had it
         for line, entry in enumerate(read_journal(self.state_dir, run_id)):
             if "run" in entry:  # one header per runner: the first run, then each resume
                 header = entry["run"]
@@ -242,23 +243,26 @@ class RunStore:
                     [(run_id, nid, name, parent, position + 1 + i, is_task)
                      for i, (nid, name, parent, is_task) in enumerate(entry["added"])],
                 )
+                base.update((nid, recorded.get(nid, 0)) for nid, *_ in entry["added"])
                 continue
             status = entry.get("status")
             if status is None:
                 continue
             key = (run_id, entry["task"])
+            attempt = entry["attempt"] + base.get(entry["task"], 0)
+            recorded[entry["task"]] = max(recorded.get(entry["task"], 0), attempt)
             # A task no header or `added` line names (a journal written before they carried the tree).
             conn.execute("INSERT OR IGNORE INTO tasks (run_id, task_id, name, position, status) VALUES (?, ?, ?, ?, 'pending')",
                          (*key, entry["task"].rsplit("/", 1)[-1], 1_000_000 + line))
             if status == "running":
                 conn.execute(
                     """INSERT OR IGNORE INTO attempts (run_id, task_id, attempt, iteration, status, started_at)
-                       VALUES (?, ?, ?, ?, 'running', ?)""", (*key, entry["attempt"], entry["iteration"], entry["at"]),
+                       VALUES (?, ?, ?, ?, 'running', ?)""", (*key, attempt, entry["iteration"], entry["at"]),
                 )
                 conn.execute(
                     """UPDATE tasks SET status = 'running', attempts = MAX(attempts, ?), iteration = ?, started_at = ?,
                            finished_at = NULL, exit_code = NULL WHERE run_id = ? AND task_id = ?""",
-                    (entry["attempt"], entry["iteration"], entry["at"], *key),
+                    (attempt, entry["iteration"], entry["at"], *key),
                 )
                 # Its groups had started (group starts are not journaled); one not yet recorded so is now.
                 conn.execute(
@@ -272,12 +276,12 @@ class RunStore:
             attempt_status = "failed" if status == "retrying" else status
             conn.execute(
                 "UPDATE attempts SET status = ?, exit_code = ?, finished_at = ? WHERE run_id = ? AND task_id = ? AND attempt = ?",
-                (attempt_status, entry["exit_code"], entry["at"], *key, entry["attempt"]),
+                (attempt_status, entry["exit_code"], entry["at"], *key, attempt),
             )
             conn.execute(
                 """UPDATE tasks SET status = ?, exit_code = ?, attempts = MAX(attempts, ?), finished_at = ?, duration = ?
                    WHERE run_id = ? AND task_id = ?""",
-                (status, entry["exit_code"], entry["attempt"], None if status == "retrying" else entry["at"],
+                (status, entry["exit_code"], attempt, None if status == "retrying" else entry["at"],
                  entry.get("duration"), *key),
             )
 

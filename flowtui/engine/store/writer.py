@@ -54,6 +54,7 @@ class StoreWriter:
         self.error = None  # why recording stopped (the run itself is unaffected)
         self._journal_fd = None
         self._logs = {}
+        self._attempt_base = {}  # see TaskRows; the store thread's
         flow = run.flow
         self.flow_file = os.path.abspath(flow.file) if flow.file else None
         header = {
@@ -184,7 +185,7 @@ class StoreWriter:
     def _commit(self, conn, batch):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = TaskRows(self.run.run_id)
+            rows = TaskRows(self.run.run_id, self._attempt_base)
             for item in batch:
                 if getattr(item, "type", None) in TASK_EVENTS:
                     rows.add(item)
@@ -224,6 +225,11 @@ class StoreWriter:
         handler = _HANDLERS.get(item.type)
         if handler is not None:
             handler(conn, self.run.run_id, item)
+        if item.type == "nodes_added":  # a node created again numbers its attempts from 1 again
+            for node in item.nodes:
+                (base,) = conn.execute("SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE run_id = ? AND task_id = ?",
+                                       (self.run.run_id, node["id"])).fetchone()
+                self._attempt_base[node["id"]] = base
 
 
 def _init(conn, d):
