@@ -20,8 +20,11 @@ def state_dir_arg(parser):
                         "else the user state dir)")
 
 
-def open_state(args, err):
-    """(state_dir, store) or None after printing why the state dir cannot be used."""
+def open_state(args, err, record_dead=False):
+    """(state_dir, store) or None after printing why the state dir cannot be used.
+
+    `record_dead`: first record the runs of runners that died (from their journals), so a runner
+    killed before its store thread committed is known to `runs`, `show` and `logs`."""
     from ..engine.statedir import StateDirError, resolve
     from ..engine.store import open_store
 
@@ -30,6 +33,10 @@ def open_state(args, err):
     except StateDirError as exc:
         err.write(f"flowtui: {exc}\n")
         return None
+    if record_dead:
+        from ..engine.store import record_dead_runs
+
+        record_dead_runs(state_dir)
     return state_dir, open_store(state_dir)
 
 
@@ -80,19 +87,21 @@ def add_parsers(sub):
 
 
 def cmd_runs(args, out, err):
-    opened = open_state(args, err)
+    opened = open_state(args, err, record_dead=True)
     if opened is None:
         return EXIT_USAGE
     _, store = opened
     runs = store.list_runs(flow_file=args.flow, status=args.status, limit=args.limit)
+    if not runs:  # with --json too: a script tells "none" by the exit code, as the docs say
+        if args.json:
+            out.write("[]\n")
+        err.write("flowtui: no runs recorded" + (" for that filter" if args.flow or args.status else "") + "\n")
+        return EXIT_NOTHING
     if args.json:
         import json
 
         out.write(json.dumps(runs, indent=2) + "\n")
         return EXIT_OK
-    if not runs:
-        err.write("flowtui: no runs recorded" + (" for that filter" if args.flow or args.status else "") + "\n")
-        return EXIT_NOTHING
     from .render import runs_table
 
     out.write(runs_table(runs))
@@ -103,7 +112,7 @@ def _stored_run(args, err):
     """(store, the run named by args.run), or None after saying why."""
     from ..engine.store import StoreError
 
-    opened = open_state(args, err)
+    opened = open_state(args, err, record_dead=True)
     if opened is None:
         return None
     _, store = opened
@@ -135,26 +144,34 @@ def cmd_logs(args, out, err):
     if found is None:
         return EXIT_USAGE
     store, run = found
+    run_id = run["run_id"]
     task_ids = [t["id"] for t in run["tasks"]]
-    if args.task and args.task not in task_ids:
-        err.write(f"flowtui: run {run['run_id']} has no task {args.task!r}\n")
+    # A live run may add the task yet (a template copy, a sub-workflow's task): --follow waits for it.
+    if args.task and args.task not in task_ids and not (args.follow and run["live"]):
+        err.write(f"flowtui: run {run_id} has no task {args.task!r}\n")
         return EXIT_USAGE
-    wanted = [args.task] if args.task else task_ids
-    follower = _LogFollower(store, run["run_id"], wanted, prefix=not args.task)
+    follower = _LogFollower(store, run_id, args.task, task_ids)
     printed = follower.pump(out)
     if args.follow:
         printed += follower.follow(out)
-    if not printed and not args.follow:
-        err.write(f"flowtui: no output recorded for {args.task or 'run ' + run['run_id']}\n")
+        if args.task and args.task not in store.task_ids(run_id):
+            err.write(f"flowtui: run {run_id} ended without a task {args.task!r}\n")
+            return EXIT_USAGE
+    elif not printed:
+        err.write(f"flowtui: no output recorded for {args.task or 'run ' + run_id}\n")
         return EXIT_NOTHING
     return EXIT_OK
 
 
 class _LogFollower:
-    """Reads task log files from where it left off; `follow` keeps going until the run is over."""
+    """Reads task log files from where it left off; `follow` keeps going until the run is over.
 
-    def __init__(self, store, run_id, task_ids, prefix):
-        self.store, self.run_id, self.task_ids, self.prefix = store, run_id, task_ids, prefix
+    With `task` None it reads every task's log, `[task]`-prefixed; `follow` then reads the task
+    list again as it goes, since a runtime adds tasks while the run goes (template copies…)."""
+
+    def __init__(self, store, run_id, task, task_ids):
+        self.store, self.run_id, self.task = store, run_id, task
+        self.task_ids = [task] if task else task_ids
         self.offsets = {}
 
     def pump(self, out) -> int:
@@ -170,7 +187,7 @@ class _LogFollower:
             complete = data.rfind(b"\n") + 1  # a partial last line is read once the writer ends it
             self.offsets[task_id] = self.offsets.get(task_id, 0) + complete
             for line in data[:complete].decode("utf-8", "replace").split("\n")[:-1]:
-                out.write(f"[{task_id}] {line}\n" if self.prefix else line + "\n")
+                out.write(line + "\n" if self.task else f"[{task_id}] {line}\n")
                 count += 1
         out.flush()
         return count
@@ -182,15 +199,23 @@ class _LogFollower:
 
         from watchfiles import watch
 
+        from ..engine.store.logfiles import run_dir
+
         count = self.pump(out)
-        run_dir = os.path.dirname(self.store.task_log_path(self.run_id, self.task_ids[0])) if self.task_ids else None
-        if run_dir and os.path.isdir(run_dir) and self._live():
+        directory = run_dir(self.store.state_dir, self.run_id)
+        if os.path.isdir(directory) and self._live():
             # rust_timeout: how often liveness is checked when nothing is written
-            for _ in watch(run_dir, debounce=50, step=20, rust_timeout=500, yield_on_timeout=True):
-                count += self.pump(out)
+            for _ in watch(directory, debounce=50, step=20, rust_timeout=500, yield_on_timeout=True):
+                count += self._refresh_and_pump(out)
                 if not self._live():
                     break
-        return count + self.pump(out)
+        # The writer has committed everything once the socket is gone (Recording.close).
+        return count + self._refresh_and_pump(out)
+
+    def _refresh_and_pump(self, out) -> int:
+        if self.task is None:
+            self.task_ids = self.store.task_ids(self.run_id)
+        return self.pump(out)
 
     def _live(self) -> bool:
         from ..engine.control.sockets import is_live, socket_path

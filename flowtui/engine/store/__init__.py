@@ -5,11 +5,11 @@
 query runs or in the writer's thread, never on the cold-start path.
 """
 
-from .orphans import reap_orphans
+from .orphans import reap_orphans, record_dead_runs
 from .runstore import INTERRUPTED, RunStore, StoreError
 from .writer import StoreWriter
 
-__all__ = ["INTERRUPTED", "RunStore", "StoreError", "StoreWriter", "open_store", "reap_orphans"]
+__all__ = ["INTERRUPTED", "RunStore", "StoreError", "StoreWriter", "open_store", "reap_orphans", "record_dead_runs"]
 
 
 def open_store(state_dir, keep=None) -> RunStore:

@@ -44,6 +44,24 @@ def reap_orphans(state_dir, run_id=None):
     return dead
 
 
+def record_dead_runs(state_dir):
+    """What `runs`, `show` and `logs` do first: a dead runner's run (its socket refuses
+    connections) gets what its journal holds and reads `interrupted`. Its processes and socket are
+    left to `reap_orphans` (the next `run`, `resume` or `purge`): reading history ends nothing.
+    Costs a directory listing and a connect per socket unless a dead one is found."""
+    dead = [rid for rid in socket_run_ids(state_dir) if not is_live(socket_path(state_dir, rid))]
+    if dead:
+        from .runstore import RunStore
+
+        store = RunStore(state_dir)
+        try:
+            for rid in dead:
+                store.mark_interrupted(rid)
+        finally:
+            store.close()
+    return dead
+
+
 def terminate_run_processes(state_dir, run_id, grace=GRACE):
     """SIGTERM every process (group) of `run_id`, SIGKILL what is left after `grace` seconds."""
     pids = _pids_with_run_id(run_id)

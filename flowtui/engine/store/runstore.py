@@ -9,6 +9,10 @@ from .logfiles import log_path, read_journal, run_dir
 ACTIVE = ("pending", "running", "paused")
 INTERRUPTED = "interrupted"  # the runner died (kill -9, power loss) before the run ended
 DEFAULT_KEEP = 100
+_SUMMARY_COLUMNS = ", ".join((
+    "run_id", "flow_file", "flow_name", "format", "content_hash", "status", "exit_code", "created_at", "started_at",
+    "finished_at", "started_by", "pid", "host", "options", "resumes",
+))
 
 
 class StoreError(Exception):
@@ -65,8 +69,13 @@ class RunStore:
 
     # -- reading ---------------------------------------------------------------------------------
     def list_runs(self, flow_file=None, status=None, limit=50):
-        """Newest first. `status` matches what is shown (a dead runner's run reads `interrupted`)."""
-        sql, args = "SELECT * FROM runs", []
+        """Newest first. `status` matches what is shown (a dead runner's run reads `interrupted`).
+
+        A summary: `options` decoded as in `get_run`, no `checkpoint` (the runtime's whole state,
+        large, read only for one run)."""
+        import json
+
+        sql, args = f"SELECT {_SUMMARY_COLUMNS} FROM runs", []
         if flow_file:
             sql += " WHERE flow_file = ?"
             args.append(os.path.abspath(flow_file))
@@ -77,6 +86,7 @@ class RunStore:
             run = self._view(row, alive)
             if status and run["status"] != status:
                 continue
+            run["options"] = json.loads(run["options"]) if run["options"] else {}
             counts = dict(self.conn.execute(
                 "SELECT status, COUNT(*) FROM tasks WHERE run_id = ? AND is_task GROUP BY status", (run["run_id"],)
             ).fetchall())
@@ -122,7 +132,7 @@ class RunStore:
                 "reason": row["reason"], "values": json.loads(row["answers"]) if row["answers"] else None,
             })
         tasks = []
-        for row in conn.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY position", (run_id,)):
+        for row in _tree_order(conn.execute("SELECT * FROM tasks WHERE run_id = ?", (run_id,)).fetchall()):
             task = dict(row)
             task["id"] = task.pop("task_id")
             del task["run_id"]
@@ -138,6 +148,11 @@ class RunStore:
             tasks.append(task)
         run["tasks"] = tasks
         return run
+
+    def task_ids(self, run_id) -> list:
+        """The ids of the tasks and groups recorded so far for `run_id` (a full id), as `get_run` orders them."""
+        rows = self.conn.execute("SELECT task_id, parent, position FROM tasks WHERE run_id = ?", (run_id,)).fetchall()
+        return [row["task_id"] for row in _tree_order(rows)]
 
     def task_log_path(self, run_id, task_id) -> str:
         return log_path(self.state_dir, run_id, task_id)
@@ -165,21 +180,27 @@ class RunStore:
     # -- changing --------------------------------------------------------------------------------
     def mark_interrupted(self, run_id):
         """Record that the runner of `run_id` is gone: what it journaled is applied, then the run and
-        what was running read `interrupted` (a run that had ended keeps its status)."""
-        conn, now = self.conn, time.time()
+        what was running read `interrupted` (a run that had ended keeps its status), finished at the
+        last time the runner recorded anything: when it died is not known, and the reap may come days later."""
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._replay_journal(conn, run_id)
+            (last,) = conn.execute(
+                """SELECT MAX(t) FROM (SELECT MAX(created_at, COALESCE(started_at, 0)) AS t FROM runs WHERE run_id = ?1
+                   UNION ALL SELECT MAX(COALESCE(started_at, 0), COALESCE(finished_at, 0)) FROM tasks WHERE run_id = ?1
+                   UNION ALL SELECT decided_at FROM approvals WHERE run_id = ?1)""", (run_id,),
+            ).fetchone()
             conn.execute(
                 f"UPDATE runs SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE run_id = ? "
-                f"AND status IN ({','.join('?' * len(ACTIVE))})", (INTERRUPTED, now, run_id, *ACTIVE),
+                f"AND status IN ({','.join('?' * len(ACTIVE))})", (INTERRUPTED, last, run_id, *ACTIVE),
             )
             conn.execute(
                 "UPDATE tasks SET status = ? WHERE run_id = ? AND status IN ('running', 'retrying', 'queued', 'awaiting_approval')",
                 (INTERRUPTED, run_id),
             )
             conn.execute("UPDATE attempts SET status = ?, finished_at = ? WHERE run_id = ? AND finished_at IS NULL",
-                         (INTERRUPTED, now, run_id))
+                         (INTERRUPTED, last, run_id))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -187,47 +208,80 @@ class RunStore:
 
     def _replay_journal(self, conn, run_id):
         """Apply what the runner journaled but its store thread may not have committed before it
-        died: the run's own row (a runner killed in its first moments), task starts, retries and
-        ends. The journal is never behind the store for these, so replaying it is idempotent."""
-        journal = read_journal(self.state_dir, run_id)
-        header = next((entry["run"] for entry in journal if "run" in entry), None)
-        if header is not None:
-            import json
+        died: the run's own row and its tree of tasks and groups (a runner killed in its first
+        moments), the nodes a runtime added, task starts, retries and ends. The journal is never
+        behind the store for these, so replaying it is idempotent."""
+        import json
 
-            conn.execute(
-                """INSERT OR IGNORE INTO runs (run_id, flow_file, flow_name, format, status, created_at, started_at,
-                       started_by, pid, host, options) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)""",
-                (run_id, header["flow_file"], header["flow_name"], header["format"], header["created_at"],
-                 header["created_at"], header["started_by"], header["pid"], header["host"],
-                 json.dumps(header["options"], sort_keys=True)),
-            )
-        for position, entry in enumerate(journal):
+        recorded, base = {}, {}  # task id -> its highest attempt; TaskRows.attempt_base, as the writer had it
+        for line, entry in enumerate(read_journal(self.state_dir, run_id)):
+            if "run" in entry:  # one header per runner: the first run, then each resume
+                header = entry["run"]
+                conn.execute(
+                    """INSERT OR IGNORE INTO runs (run_id, flow_file, flow_name, format, status, created_at, started_at,
+                           started_by, pid, host, options) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)""",
+                    (run_id, header["flow_file"], header["flow_name"], header["format"], header["created_at"],
+                     header["created_at"], header["started_by"], header["pid"], header["host"],
+                     json.dumps(header["options"], sort_keys=True)),
+                )
+                # The statuses the runner started from; a row's recorded status is newer.
+                conn.executemany(
+                    """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status, attempts, iteration)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO UPDATE SET
+                       name = excluded.name, parent = excluded.parent, position = excluded.position,
+                       is_task = excluded.is_task""",
+                    [(run_id, *node) for node in header.get("nodes", ())],  # older journals have none
+                )
+                continue
+            if "added" in entry:
+                position = conn.execute("SELECT COALESCE(MAX(position), 0) FROM tasks WHERE run_id = ?",
+                                        (run_id,)).fetchone()[0]
+                conn.executemany(
+                    """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status)
+                       VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (run_id, task_id) DO UPDATE SET
+                       name = excluded.name, parent = excluded.parent, is_task = excluded.is_task""",
+                    [(run_id, nid, name, parent, position + 1 + i, is_task)
+                     for i, (nid, name, parent, is_task) in enumerate(entry["added"])],
+                )
+                base.update((nid, recorded.get(nid, 0)) for nid, *_ in entry["added"])
+                continue
             status = entry.get("status")
             if status is None:
                 continue
             key = (run_id, entry["task"])
+            attempt = entry["attempt"] + base.get(entry["task"], 0)
+            recorded[entry["task"]] = max(recorded.get(entry["task"], 0), attempt)
+            # A task no header or `added` line names (a journal written before they carried the tree).
             conn.execute("INSERT OR IGNORE INTO tasks (run_id, task_id, name, position, status) VALUES (?, ?, ?, ?, 'pending')",
-                         (*key, entry["task"].rsplit("/", 1)[-1], 1_000_000 + position))
+                         (*key, entry["task"].rsplit("/", 1)[-1], 1_000_000 + line))
             if status == "running":
                 conn.execute(
                     """INSERT OR IGNORE INTO attempts (run_id, task_id, attempt, iteration, status, started_at)
-                       VALUES (?, ?, ?, ?, 'running', ?)""", (*key, entry["attempt"], entry["iteration"], entry["at"]),
+                       VALUES (?, ?, ?, ?, 'running', ?)""", (*key, attempt, entry["iteration"], entry["at"]),
                 )
                 conn.execute(
                     """UPDATE tasks SET status = 'running', attempts = MAX(attempts, ?), iteration = ?, started_at = ?,
                            finished_at = NULL, exit_code = NULL WHERE run_id = ? AND task_id = ?""",
-                    (entry["attempt"], entry["iteration"], entry["at"], *key),
+                    (attempt, entry["iteration"], entry["at"], *key),
+                )
+                # Its groups had started (group starts are not journaled); one not yet recorded so is now.
+                conn.execute(
+                    """WITH RECURSIVE up(id) AS (SELECT parent FROM tasks WHERE run_id = ?1 AND task_id = ?2
+                           UNION SELECT t.parent FROM tasks t JOIN up ON t.run_id = ?1 AND t.task_id = up.id)
+                       UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, ?3)
+                       WHERE run_id = ?1 AND task_id IN (SELECT id FROM up) AND status = 'pending'""",
+                    (run_id, entry["task"], entry["at"]),
                 )
                 continue
             attempt_status = "failed" if status == "retrying" else status
             conn.execute(
                 "UPDATE attempts SET status = ?, exit_code = ?, finished_at = ? WHERE run_id = ? AND task_id = ? AND attempt = ?",
-                (attempt_status, entry["exit_code"], entry["at"], *key, entry["attempt"]),
+                (attempt_status, entry["exit_code"], entry["at"], *key, attempt),
             )
             conn.execute(
                 """UPDATE tasks SET status = ?, exit_code = ?, attempts = MAX(attempts, ?), finished_at = ?, duration = ?
                    WHERE run_id = ? AND task_id = ?""",
-                (status, entry["exit_code"], entry["attempt"], None if status == "retrying" else entry["at"],
+                (status, entry["exit_code"], attempt, None if status == "retrying" else entry["at"],
                  entry.get("duration"), *key),
             )
 
@@ -289,6 +343,22 @@ class RunStore:
                 os.unlink(socket_path(self.state_dir, rid))
             except FileNotFoundError:
                 pass
+
+
+def _tree_order(rows):
+    """Task rows depth first, each group's children in position order: definition order, with the
+    nodes a runtime added (positioned after the whole flow) under their group. A row whose parent
+    is not recorded counts as a top-level one."""
+    ids = {row["task_id"] for row in rows}
+    children = {}
+    for row in sorted(rows, key=lambda r: (r["position"] is None, r["position"] or 0)):
+        children.setdefault(row["parent"] if row["parent"] in ids else None, []).append(row)
+    out, stack = [], list(reversed(children.get(None, [])))
+    while stack:
+        row = stack.pop()
+        out.append(row)
+        stack.extend(reversed(children.get(row["task_id"], [])))
+    return out
 
 
 def _pid_alive(pid) -> bool:

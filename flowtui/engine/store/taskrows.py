@@ -10,8 +10,12 @@ _STARTED_RESETS = {"finished_at": None, "exit_code": None, "duration": None, "er
 
 
 class TaskRows:
-    def __init__(self, run_id):
+    def __init__(self, run_id, attempt_base=None):
         self.run_id = run_id
+        # task id -> attempts recorded before the runtime created the task again (a template copy
+        # on resume or in a loop's next iteration numbers its attempts from 1 again): added to
+        # the run's numbers, so no attempt row overwrites an earlier one.
+        self.attempt_base = attempt_base or {}
         self._tasks = {}  # task id -> {column: value}
         self._attempts = {}  # (task id, attempt) -> {"how": insert | update | finish, column: value}
 
@@ -20,20 +24,22 @@ class TaskRows:
         kind = e.type
         if kind == "task_status":
             row["status"] = e.status
-        elif kind == "task_started":
-            row.update(status="running", attempts=e.attempt, iteration=e.iteration, started_at=e.ts, **_STARTED_RESETS)
-            self._attempts[(e.task, e.attempt)] = {
+            return
+        number = e.attempt + self.attempt_base.get(e.task, 0)
+        if kind == "task_started":
+            row.update(status="running", attempts=number, iteration=e.iteration, started_at=e.ts, **_STARTED_RESETS)
+            self._attempts[(e.task, number)] = {
                 "how": "insert", "iteration": e.iteration, "status": "running", "started_at": e.ts,
                 "exit_code": None, "finished_at": None,
             }
         elif kind == "task_retrying":
             row.update(status="retrying", exit_code=e.exit_code)
-            attempt = self._attempts.setdefault((e.task, e.attempt), {"how": "update"})
+            attempt = self._attempts.setdefault((e.task, number), {"how": "update"})
             attempt.update(status="failed", exit_code=e.exit_code, finished_at=e.ts)
         elif kind == "task_finished":
-            row.update(status=e.status, exit_code=e.exit_code, attempts=e.attempt, iteration=e.iteration,
+            row.update(status=e.status, exit_code=e.exit_code, attempts=number, iteration=e.iteration,
                        finished_at=e.ts, duration=e.duration, error=e.error)
-            attempt = self._attempts.setdefault((e.task, e.attempt), {"how": "finish"})
+            attempt = self._attempts.setdefault((e.task, number), {"how": "finish"})
             if attempt.get("finished_at") is None:  # the first outcome of an attempt is its record
                 attempt.update(status=e.status, exit_code=e.exit_code, finished_at=e.ts)
 

@@ -57,6 +57,7 @@ class StoreWriter:
         self.error = None  # why recording stopped (the run itself is unaffected)
         self._journal_fd = None
         self._logs = {}
+        self._attempt_base = {}  # see TaskRows; the store thread's
         flow = run.flow
         self.flow_file = os.path.abspath(flow.file) if flow.file else None
         header = {
@@ -65,15 +66,15 @@ class StoreWriter:
             "pid": os.getpid(), "host": os.uname().nodename, "created_at": time.time(),
             "options": _jsonable(options or {}),
         }
-        # The header goes to the journal at once: a runner killed before the thread's first commit
-        # is still known to `reap_orphans`, which records the run from it (RunStore.recover).
-        self._journal(json.dumps({"run": header}), now=True)
-        nodes = [
+        header["nodes"] = [
             (nid, node.name, node.parent, run.order[nid], node.is_task, run.states[nid].status,
              run.states[nid].attempt, run.states[nid].iteration)
             for nid, node in run.nodes.items()
         ]
-        self._queue.put([("init", {**header, "nodes": nodes})])
+        # The header, with the tree, goes to the journal at once: a runner killed before the
+        # thread's first commit is still known, with every task in its group (RunStore.mark_interrupted).
+        self._journal(json.dumps({"run": header}), now=True)
+        self._queue.put([("init", header)])
         run.bus.subscribe(self._on_event)
         run.spawn_watchers.append(self._on_spawn)
         self._thread = threading.Thread(target=self._work, name="flowtui-store", daemon=True)
@@ -88,7 +89,9 @@ class StoreWriter:
             self._enqueue(event)
             if kind in _AT_ONCE:
                 self._hand_over()
-        if kind == "task_started":
+        if kind == "nodes_added":  # their group, for a journal replay
+            self._journal(json.dumps({"added": [[n["id"], n["name"], n["parent"], n["is_task"]] for n in event.nodes]}))
+        elif kind == "task_started":
             self._journal(f'{{"task": {_q(event.task)}, "status": "running", "attempt": {event.attempt}, '
                           f'"iteration": {_n(event.iteration)}, "at": {event.ts!r}}}')
         elif kind == "task_retrying":
@@ -187,7 +190,7 @@ class StoreWriter:
     def _commit(self, conn, batch):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = TaskRows(self.run.run_id)
+            rows = TaskRows(self.run.run_id, self._attempt_base)
             for item in batch:
                 if getattr(item, "type", None) in TASK_EVENTS:
                     rows.add(item)
@@ -232,6 +235,11 @@ class StoreWriter:
         handler = _HANDLERS.get(item.type)
         if handler is not None:
             handler(conn, self.run.run_id, item)
+        if item.type == "nodes_added":  # a node created again numbers its attempts from 1 again
+            for node in item.nodes:
+                (base,) = conn.execute("SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE run_id = ? AND task_id = ?",
+                                       (self.run.run_id, node["id"])).fetchone()
+                self._attempt_base[node["id"]] = base
 
 
 def _init(conn, d):
@@ -253,7 +261,8 @@ def _insert_nodes(conn, run_id, nodes):
     conn.executemany(
         """INSERT INTO tasks (run_id, task_id, name, parent, position, is_task, status, attempts, iteration)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, task_id) DO UPDATE SET position = excluded.position, status = excluded.status""",
+           ON CONFLICT (run_id, task_id) DO UPDATE SET name = excluded.name, parent = excluded.parent,
+               position = excluded.position, is_task = excluded.is_task, status = excluded.status""",
         [(run_id, *node) for node in nodes],
     )
 
