@@ -177,12 +177,11 @@ def stdout_lost(run, out):
 
 def output_problem(args):
     """Why a --report/--junit/--events path cannot be written, checked before anything runs; else None."""
-    from .reporters.files import write_problem
-
     for option in ("report", "junit", "events"):
         path = getattr(args, option, None)
         if not path:
             continue
+        from .reporters.files import write_problem
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)  # as pytest's --junitxml: missing directories are made

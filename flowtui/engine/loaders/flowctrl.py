@@ -71,6 +71,8 @@ def load(path, text, options=None) -> FlowDef:
 
 def _lone_surrogates(path, text):
     """Errors for `\\ud800`-style escapes json.loads accepts but no output can encode."""
+    if "\\u" not in text:  # the common case, without importing the scanner
+        return []
     from ..jsonpos import lone_surrogates
 
     diagnostics = []
