@@ -22,7 +22,10 @@ def killing_flow(tmp_path):
     flag = tmp_path / "killed-once"
     return sketch(tmp_path / "kill.json", {"s": [
         {"name": "first", "cmd": "echo first-done"},
-        {"name": "killer", "cmd": f"test -e {flag} && exit 0; touch {flag}; kill -9 $PPID"},
+        # killed once its own start is journaled (the runner writes that right after the spawn)
+        {"name": "killer", "cmd": f"test -e {flag} && exit 0; touch {flag}; "
+                                  f"until grep -qs '\"of\": \"s/killer\"' {tmp_path}/state/runs/$FLOWTUI_RUN_ID/journal; "
+                                  "do sleep 0.01; done; kill -9 $PPID"},
         {"name": "third", "cmd": "echo third"},
     ]})
 

@@ -11,11 +11,13 @@ class Recording:
         from .store import StoreWriter, open_store
 
         self.store = open_store(state_dir)
-        self.writer = StoreWriter(run, self.store, options)
+        # The socket first: a runner killed a moment later leaves it (dead) beside its journal, and
+        # a dead socket is how the next flowtui finds the run and ends what it started.
+        self.server = ControlServer(run, state_dir).start()
         try:
-            self.server = ControlServer(run, state_dir).start()
+            self.writer = StoreWriter(run, self.store, options)
         except BaseException:
-            self.writer.close()
+            self.server.close()
             raise
 
     def close(self):
