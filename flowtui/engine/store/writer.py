@@ -175,7 +175,11 @@ class StoreWriter:
                 batch = self._queue.get()
                 if batch is _STOP:
                     break
-                self._write_logs(batch)
+                added = [item for item in batch if getattr(item, "type", None) == "nodes_added"]
+                if added:  # tasks added at run time are known before their output is on disk, so
+                    self._commit(conn, added)  # `logs --follow` meets them in definition order
+                    batch = [item for item in batch if getattr(item, "type", None) != "nodes_added"]
+                self._write_logs(batch)  # output first: a task the store calls finished has its whole log
                 self._commit(conn, batch)
             if self.run.finished:
                 self.store.apply_retention(self.flow_file, conn=conn)
