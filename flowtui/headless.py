@@ -144,7 +144,8 @@ def install_signals(run):
         seen.append(signum)
         if len(seen) == 1:
             what = "hangup" if signum == signal.SIGHUP else "interrupted"
-            say(f"\nflowtui: {what}: terminating running tasks (again to kill)\n")
+            again = "" if signum == signal.SIGHUP else " (again to kill)"
+            say(f"\nflowtui: {what}: terminating running tasks{again}\n")
             run.reactor.call_threadsafe(run.cancel, signal.Signals(signum).name, True)
         elif len(seen) == 2:
             say("\nflowtui: killing running tasks, no more hooks (again to exit at once)\n")

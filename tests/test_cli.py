@@ -853,3 +853,11 @@ def test_a_flow_of_more_printing_tasks_than_open_files_is_recorded_whole(flowtui
     logs = subprocess.run([*flowtui_cmd, "logs", os.listdir(os.path.join(state, "runs"))[0], "--state-dir", state],
                           capture_output=True, text=True, timeout=LIMIT, env=env)
     assert logs.stdout.splitlines() == [f"[s/a{i}] line {i}" for i in range(200)]
+
+
+def test_an_empty_stage_is_no_task(flowtui, tmp_path):
+    (tmp_path / "e.json").write_text('{"name": "x", "s": [], "t": [{"name": "a", "cmd": "true"}]}')
+    assert "  1 task in 1 group" in flowtui("validate", "e.json").stdout
+    result = flowtui("run", "e.json", "--no-ui", "--report", "r.json")
+    assert result.returncode == 0
+    assert [t["id"] for t in json.loads((tmp_path / "r.json").read_text())["tasks"]] == ["t/a"]

@@ -1067,3 +1067,21 @@ def test_a_progress_bar_is_shown_while_it_is_drawn_and_kept_as_one_line(tmp_path
     assert finish(run) == 0
     assert [(e.stream, e.text) for e in rec.types("task_partial")][:1] == [("stdout", "dl 10%")]
     assert rec.output("bar") == ["\rdl 10%\rdl 100%"]  # whole, as printed: viewers show its last drawing
+
+
+def test_rerun_in_a_stopped_run_leaves_the_group_of_a_task_left_out_not_run(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(
+        group("s", ["s/a", "s/b"]),
+        sh("s/a", f"echo go; {wait_file(marker)}", parent="s"), sh("s/b", "true", parent="s", deps=[Dep(node="s/a")]),
+    ))
+
+    def stop():
+        run.stop()
+        marker.touch()
+
+    on_line(run, "go", stop)
+    assert finish(run) == 3 and run.states["s"].status == "not_run"
+    assert run.rerun("s/a")[0]
+    assert finish(run) == 3
+    assert run.states["s"].status == "not_run" and run.states["s/b"].status == "not_run"

@@ -146,8 +146,8 @@ class Node(Record):
 
     @property
     def is_task(self) -> bool:
-        """Tasks are what reports list: nodes that run an action, and leaves."""
-        return self.action is not None or not self.children
+        """Tasks are what reports list: nodes that run an action, and leaves (but not an empty stage)."""
+        return self.action is not None or (not self.children and self.label != "stage")
 
 
 class FlowDef(Record):

@@ -510,8 +510,9 @@ class Run:
             return FAILED
         if CANCELLED in statuses:
             return CANCELLED
-        if NOT_RUN in statuses and self.halt:
-            return NOT_RUN
+        if NOT_RUN in statuses and (self.halt or any(
+                self.states[c].status == NOT_RUN and self.states[c].reason == "halt" for c in self.children[nid])):
+            return NOT_RUN  # a child an earlier stop left out stays out after a rerun reopened the run
         return SUCCEEDED
 
     def _check_done(self):
