@@ -56,13 +56,19 @@ def test_kill_9_then_resume_runs_nothing_twice_and_leaves_no_orphans(tmp_path, s
     assert code == 2 and "nothing to resume" in err
 
 
-def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir):
+def dead_runner_with_an_orphan(tmp_path, state_dir):
+    """(run id, pid): a runner killed with -9 while its task's background `sleep` still lives."""
     ready = fifo(tmp_path / "ready")
     dead_flow = sketch(tmp_path / "dead.json", {"s": [
         {"name": "hang", "cmd": f"sh -c 'sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait'"}]})
     dead_id = killed_runner(dead_flow, state_dir, ready)
     orphan = int((tmp_path / "PID").read_text())
     assert alive(orphan)
+    return dead_id, orphan
+
+
+def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir):
+    dead_id, orphan = dead_runner_with_an_orphan(tmp_path, state_dir)
 
     fresh = Runner(sketch(tmp_path / "fresh.json", {"s": [{"name": "t", "cmd": "echo fresh"}]}), state_dir)
     try:
@@ -75,12 +81,7 @@ def test_a_new_runner_ends_the_processes_of_a_dead_one_first(tmp_path, state_dir
 
 def test_purge_ends_the_processes_of_a_dead_runner_before_forgetting_it(tmp_path, state_dir):
     """Its socket file is how its processes are found: deleting it first left them for good."""
-    ready = fifo(tmp_path / "ready")
-    dead_flow = sketch(tmp_path / "dead.json", {"s": [
-        {"name": "hang", "cmd": f"sh -c 'sleep 300 & echo $! > {tmp_path}/PID; echo ready > {ready}; wait'"}]})
-    dead_id = killed_runner(dead_flow, state_dir, ready)
-    orphan = int((tmp_path / "PID").read_text())
-    assert alive(orphan)
+    dead_id, orphan = dead_runner_with_an_orphan(tmp_path, state_dir)
     code, out, err = flowtui("purge", "--all", "--state-dir", state_dir)
     assert code == 0 and out == "purged 1 run\n", err
     assert not alive(orphan)
