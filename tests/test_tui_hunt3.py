@@ -1,0 +1,32 @@
+"""TUI bugs from hunt 3: following a flood after End, partial lines of two streams, a runner that
+goes away under `attach`, group spinners while paused, searching hook prefixes, sending to stdin."""
+
+from .test_tui_keys import drive, sketch, tui, until
+from .test_tui_output import screen_text
+
+
+def test_end_key_during_a_flood_resumes_following_even_as_lines_are_dropped(tmp_path):
+    """↑ then End while a task floods the pane: the pane must follow again, and stay at the end
+    when the bounded buffer drops lines from the front (not get pinned to the oldest kept line)."""
+    stop = tmp_path / "stop"
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "flood", "cmd": f"while [ ! -e {stop} ]; do seq 1 50; sleep 0.01; done; seq 1 500; echo LAST-LINE"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20), max_lines=300) as (app, pilot, run):
+            await until(pilot, lambda: app.log_view.task_id == "s/flood" and len(app.view.logs["s/flood"]) > 100,
+                        "some output")
+            view = app.log_view
+            view.focus()
+            await pilot.press("up", "end")
+            dropped = app.view.logs["s/flood"].dropped
+            await until(pilot, lambda: app.view.logs["s/flood"].dropped > dropped + 600, "lines dropped after End")
+            assert view.scroll_y == view.max_scroll_y and view.scroll_y > 0
+            stop.touch()
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            await until(pilot, lambda: "■ succeeded (exit 0)" in screen_text(app), "the outcome at the bottom")
+            assert "LAST-LINE" in screen_text(app)
+            assert view.scroll_y == view.max_scroll_y
+
+    drive(go())
