@@ -30,3 +30,42 @@ def test_end_key_during_a_flood_resumes_following_even_as_lines_are_dropped(tmp_
             assert view.scroll_y == view.max_scroll_y
 
     drive(go())
+
+
+def test_an_unfinished_line_stays_while_a_line_arrives_on_the_other_stream(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    wait = "while [ ! -e {} ]; do sleep 0.01; done"
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "prompt", "cmd": f"printf 'Enter password: ' >&2; {wait.format(a)}; echo 'stdout: loading keyring'; "
+                                  f"{wait.format(b)}; echo ' (timed out)' >&2"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: (log := app.view.logs.get("s/prompt")) is not None and log.pending is not None,
+                        "the prompt")
+            log = app.view.logs["s/prompt"]
+            a.touch()
+            await until(pilot, lambda: any(text == "stdout: loading keyring" for _, _, text in log.lines), "the stdout line")
+            assert log.pending == ("stderr", None, "Enter password: ")
+            await until(pilot, lambda: "stdout: loading keyring" in screen_text(app), "the stdout line drawn")
+            assert "▌Enter password:" in screen_text(app)
+            b.touch()
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert ("stderr", None, "Enter password:  (timed out)") in log.lines
+            assert log.pending is None
+
+    drive(go())
+
+
+def test_a_last_line_without_newline_is_not_left_unfinished(tmp_path):
+    flow, runtime = sketch(tmp_path, {"s": [{"name": "tail", "cmd": "echo one; printf 'no newline' >&2; echo two"}]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            log = app.view.logs["s/tail"]
+            assert log.pending is None
+            assert ("stderr", None, "no newline") in log.lines
+
+    drive(go())

@@ -33,8 +33,14 @@ class TaskLog:
         self.pending = (stream, hook, text)
         self.version += 1
 
+    def end_pending(self, stream, hook):
+        """A complete line of `stream` ends the unfinished line of that stream only: a prompt on
+        stderr stays shown while stdout prints (and viewer notes never end it)."""
+        if self.pending is not None and self.pending[0] == stream and self.pending[1] == hook:
+            self.pending = None
+
     def add(self, stream, hook, texts):
-        self.pending = None
+        self.end_pending(stream, hook)
         lines = self.lines
         room = lines.maxlen
         overflow = len(lines) + len(texts) - room
@@ -214,7 +220,7 @@ class RunView:
                     take = keep[index]
                     log = self.log(event.task)
                     log.dropped += len(lines) - take
-                    log.pending = None
+                    log.end_pending(event.stream, event.hook)
                     if take:
                         log.add(event.stream, event.hook, lines[-take:])
                     changed.add(("log", event.task))
@@ -341,6 +347,8 @@ class RunView:
         )
         if self.approvals.pop(event.task, None) is not None:
             changed.add("approvals")
+        if event.task in self.logs:  # its processes are gone: no line of theirs is still being drawn
+            self.logs[event.task].pending = None
         if event.task in self.logs or event.status in FAILURES:
             text = event.status.replace("_", " ")
             if event.exit_code is not None:
