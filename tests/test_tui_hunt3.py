@@ -69,3 +69,61 @@ def test_a_last_line_without_newline_is_not_left_unfinished(tmp_path):
             assert ("stderr", None, "no newline") in log.lines
 
     drive(go())
+
+
+class EndingSource:
+    """A viewer's source whose event stream can be ended, as `RemoteSource`'s is when the runner dies."""
+
+    remote = True
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.controller = inner.controller
+        self.ended = False
+
+    def snapshot(self):
+        return self.inner.snapshot()
+
+    def drain(self):
+        events = self.inner.drain()
+        return [] if self.ended else events
+
+    def close(self):
+        self.inner.close()
+
+
+def test_an_attached_viewer_stops_showing_a_live_run_when_the_runner_goes_away(tmp_path):
+    from flowtui.engine.run import Run
+    from flowtui.screens.app import FlowApp
+    from flowtui.screens.modals import ConfirmModal
+    from flowtui.screens.source import LocalSource
+
+    go_file = tmp_path / "go"
+    flow, runtime = sketch(tmp_path, {"build": [
+        {"name": "compile", "cmd": f"while [ ! -e {go_file} ]; do sleep 0.01; done"},
+        {"name": "link", "cmd": "true"},
+    ]})
+    source = EndingSource(LocalSource(Run(flow, runtime, run_id="test-run", kill_grace=1.0)))
+    app = FlowApp(source, by="tester", detach=True)
+
+    async def go():
+        async with app.run_test(size=(110, 30)) as pilot:
+            await until(pilot, lambda: app.view.states["build/compile"]["status"] == "running", "compile running")
+            source.ended = True  # the runner died: its stream is closed
+            await until(pilot, lambda: app.view.status == "unreachable", "the viewer noticing")
+            assert not app.view.active
+            assert app.view.states["build/compile"]["status"] == "unknown"
+            assert app.view.group_status("build") != "running"
+            await pilot.pause()
+            text = screen_text(app)
+            assert "▶ running" not in text and "unreachable" in text
+            assert "runner went away" in text
+            await pilot.press("q")
+            assert not isinstance(app.screen, ConfirmModal)  # no "the run keeps going"
+        assert app.return_value == 1
+
+    try:
+        drive(go())
+    finally:
+        go_file.touch()
+        source.close()

@@ -204,6 +204,26 @@ class RunView:
     def running_tasks(self):
         return [nid for nid in self.nodes if self.is_task(nid) and self.states[nid]["status"] in ACTIVE]
 
+    def lose(self, now):
+        """The runner went away (an attached viewer's event stream ended before the run finished):
+        stop presenting a live run. The run is `unreachable`; what its open tasks and groups were
+        doing is `unknown` from now on, their clocks stopped at `now`."""
+        if not self.active:
+            return set()
+        for nid, state in self.states.items():
+            status = state["status"]
+            if status in ("running", "retrying", "awaiting_approval"):
+                self._set(nid, "unknown")
+                if state.get("started_at") is not None and state.get("duration") is None:
+                    state["duration"] = _duration(state["started_at"], now)
+        self.status = "unreachable"
+        self.paused = False
+        self.stopping = None
+        self.finished_at = now
+        self.exit_code = 1
+        self.approvals.clear()
+        return {"header", "tree", "finished", "approvals"}
+
     # -- events ----------------------------------------------------------------------------------
     def apply(self, events):
         """Apply events in order; returns the set of things that changed for the widgets.
