@@ -127,3 +127,26 @@ def test_an_attached_viewer_stops_showing_a_live_run_when_the_runner_goes_away(t
     finally:
         go_file.touch()
         source.close()
+
+
+def test_a_group_does_not_spin_while_the_run_is_paused_and_none_of_its_tasks_runs(tmp_path):
+    from flowtui.screens.modals import ApprovalModal
+
+    from .test_tui_keys import gated
+
+    flow, runtime = gated(tmp_path)
+
+    async def go():
+        async with tui(flow, runtime) as (app, pilot, run):
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal), "the approval dialog")
+            await pilot.press("escape", "p")
+            await until(pilot, lambda: app.view.paused, "the pause")
+            await pilot.press("a")
+            await until(pilot, lambda: app.view.states["main/gate"]["status"] not in ("awaiting_approval", "pending"),
+                        "the approval")
+            assert app.view.states["main/gate"]["status"] != "running"
+            assert app.view.group_status("main") == "paused"
+            await pilot.press("r")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+
+    drive(go())

@@ -187,6 +187,8 @@ class RunView:
             return "awaiting_approval"
         if counts.get("running") or counts.get("retrying"):
             return "running"
+        if status == "running" and self.paused:  # open, but nothing below it runs while paused
+            return "paused"
         return status
 
     def group_progress(self, gid):
