@@ -50,7 +50,10 @@ class Summary(Static):
         failure = view.first_failure()
         if failure:
             text.append(f" · first failure: {failure}", "bold")
-        text.append("   R rerun · D with downstream · q quit", "dim")
+        if view.status == "unreachable":
+            text.append("   the runner went away (killed?): `flowtui show` has what it recorded · q quit", "dim")
+        else:
+            text.append("   R rerun · D with downstream · q quit", "dim")
         self.update(text)
 
 
@@ -142,10 +145,14 @@ class FlowApp(App[int]):
 
     # -- events ----------------------------------------------------------------------------------
     def poll(self):
+        ended = getattr(self.source, "ended", False)  # read first: every event before the end is queued by then
         events = self.source.drain()
-        if not events:
+        changed = self.view.apply(events) if events else set()
+        if ended and self.view.active:
+            changed |= self.view.lose(self.clock())
+            self.notify("the run went away: its runner is no longer reachable", severity="error", timeout=10)
+        if not changed:
             return
-        changed = self.view.apply(events)
         if "structure" in changed:
             self.task_tree.rebuild()
         elif "tree" in changed:

@@ -147,6 +147,17 @@ class LogView(ScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self._end_y = self.scroll_y
 
+    def action_scroll_end(self):
+        """End: back to the bottom, following again. Textual's own End animates towards the end as
+        it was when the key was pressed; under a flood the pane has grown by then, so the view
+        would land short of the end, stop following, and be pushed up as lines are dropped."""
+        if not self._allow_scroll:
+            return super().action_scroll_end()
+        at_end = self.is_vertical_scroll_end
+        self.scroll_to_end()
+        if at_end:  # End at the end also goes to the left edge, as Textual's does
+            self.scroll_to(x=0, animate=False, immediate=True, force=True)
+
     def on_resize(self):
         if self._end_y is not None and self.scroll_y == self._end_y:
             self.scroll_to_end()

@@ -33,8 +33,14 @@ class TaskLog:
         self.pending = (stream, hook, text)
         self.version += 1
 
+    def end_pending(self, stream, hook):
+        """A complete line of `stream` ends the unfinished line of that stream only: a prompt on
+        stderr stays shown while stdout prints (and viewer notes never end it)."""
+        if self.pending is not None and self.pending[0] == stream and self.pending[1] == hook:
+            self.pending = None
+
     def add(self, stream, hook, texts):
-        self.pending = None
+        self.end_pending(stream, hook)
         lines = self.lines
         room = lines.maxlen
         overflow = len(lines) + len(texts) - room
@@ -181,6 +187,8 @@ class RunView:
             return "awaiting_approval"
         if counts.get("running") or counts.get("retrying"):
             return "running"
+        if status == "running" and self.paused:  # open, but nothing below it runs while paused
+            return "paused"
         return status
 
     def group_progress(self, gid):
@@ -198,6 +206,26 @@ class RunView:
     def running_tasks(self):
         return [nid for nid in self.nodes if self.is_task(nid) and self.states[nid]["status"] in ACTIVE]
 
+    def lose(self, now):
+        """The runner went away (an attached viewer's event stream ended before the run finished):
+        stop presenting a live run. The run is `unreachable`; what its open tasks and groups were
+        doing is `unknown` from now on, their clocks stopped at `now`."""
+        if not self.active:
+            return set()
+        for nid, state in self.states.items():
+            status = state["status"]
+            if status in ("running", "retrying", "awaiting_approval"):
+                self._set(nid, "unknown")
+                if state.get("started_at") is not None and state.get("duration") is None:
+                    state["duration"] = _duration(state["started_at"], now)
+        self.status = "unreachable"
+        self.paused = False
+        self.stopping = None
+        self.finished_at = now
+        self.exit_code = 1
+        self.approvals.clear()
+        return {"header", "tree", "finished", "approvals"}
+
     # -- events ----------------------------------------------------------------------------------
     def apply(self, events):
         """Apply events in order; returns the set of things that changed for the widgets.
@@ -214,7 +242,7 @@ class RunView:
                     take = keep[index]
                     log = self.log(event.task)
                     log.dropped += len(lines) - take
-                    log.pending = None
+                    log.end_pending(event.stream, event.hook)
                     if take:
                         log.add(event.stream, event.hook, lines[-take:])
                     changed.add(("log", event.task))
@@ -341,6 +369,8 @@ class RunView:
         )
         if self.approvals.pop(event.task, None) is not None:
             changed.add("approvals")
+        if event.task in self.logs:  # its processes are gone: no line of theirs is still being drawn
+            self.logs[event.task].pending = None
         if event.task in self.logs or event.status in FAILURES:
             text = event.status.replace("_", " ")
             if event.exit_code is not None:

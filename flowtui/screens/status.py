@@ -22,6 +22,8 @@ ICONS = {
     "rejected": "⊗",
     "stopped": "■",
     "paused": "‖",
+    "unreachable": "!",  # an attached viewer lost its runner: the run's fate is unknown here
+    "unknown": "?",  # what an open task was doing when its runner went away
 }
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 STATUSES = tuple(ICONS)
