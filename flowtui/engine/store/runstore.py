@@ -191,6 +191,8 @@ class RunStore:
                    UNION ALL SELECT MAX(COALESCE(started_at, 0), COALESCE(finished_at, 0)) FROM tasks WHERE run_id = ?1
                    UNION ALL SELECT decided_at FROM approvals WHERE run_id = ?1)""", (run_id,),
             ).fetchone()
+            # a runner killed before its store thread's first commit: the header's time is its start
+            conn.execute("UPDATE runs SET started_at = created_at WHERE run_id = ? AND started_at IS NULL", (run_id,))
             conn.execute(
                 f"UPDATE runs SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE run_id = ? "
                 f"AND status IN ({','.join('?' * len(ACTIVE))})", (INTERRUPTED, last, run_id, *ACTIVE),
