@@ -1,29 +1,11 @@
 """A goto loop on a group that was itself added at run time (inside a sub-workflow or a template
 copy) re-runs the group's children: resetting it once dropped them, so the loop ran only once."""
 
-from tests.test_fluxor_runtime import run_text
-
-LOOP = """
-init:
-  results: []
-pipeline:
-  loop:
-    plan:
-      action: printer:print
-      input: {message: plan}
-      post:
-        results[]: 1
-    exec:
-      action: printer:print
-      input: {message: exec}
-      goto:
-        when: len(results) < 4
-        task: loop
-"""
+from tests.test_fluxor_runtime import GOTO_LOOP, run_text
 
 
 def test_goto_loop_inside_a_sub_workflow(tmp_path):
-    (tmp_path / "goto.yaml").write_text(LOOP)
+    (tmp_path / "goto.yaml").write_text(GOTO_LOOP)
     r = run_text(tmp_path, """
         pipeline:
           child:

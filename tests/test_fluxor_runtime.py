@@ -134,24 +134,27 @@ def test_post_sees_output_keys_and_one_snapshot_and_appends(tmp_path):
     assert r.state["log"] == [1.0, 2, 3]
 
 
+GOTO_LOOP = """
+init:
+  results: []
+pipeline:
+  loop:
+    plan:
+      action: printer:print
+      input: {message: plan}
+      post:
+        results[]: 1
+    exec:
+      action: printer:print
+      input: {message: exec}
+      goto:
+        when: len(results) < 4
+        task: loop
+"""
+
+
 def test_goto_to_an_ancestor_reruns_the_group(tmp_path):
-    r = run_text(tmp_path, """
-        init:
-          results: []
-        pipeline:
-          loop:
-            plan:
-              action: printer:print
-              input: {message: plan}
-              post:
-                results[]: 1
-            exec:
-              action: printer:print
-              input: {message: exec}
-              goto:
-                when: len(results) < 4
-                task: loop
-        """)
+    r = run_text(tmp_path, GOTO_LOOP)
     assert r.lines() == ["plan", "exec"] * 4
     assert r.state == {"results": [1.0] * 4, "plan": {}, "exec": {}, "loop": None}
     assert [e.iteration for e in r.finished("loop/plan")] == [1, 2, 3, 4]

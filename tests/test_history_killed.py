@@ -36,13 +36,18 @@ def tree(state_dir, run_id):
     return [(t["id"], t["parent"], t["status"]) for t in json.loads(out)["tasks"]]
 
 
-def test_a_runner_killed_early_is_known_to_history_with_its_whole_tree(tmp_path, state_dir):
+def killed_run(tmp_path, state_dir):
     runner = Runner(killing_flow(tmp_path), state_dir)
     try:
         assert runner.wait() == -9, runner.output
     finally:
         runner.close()
     (run_id,) = os.listdir(os.path.join(state_dir, "runs"))
+    return run_id
+
+
+def test_a_runner_killed_early_is_known_to_history_with_its_whole_tree(tmp_path, state_dir):
+    run_id = killed_run(tmp_path, state_dir)
     db = connect(state_dir)  # the kill may have come before the store's thread even made it
     for table in ("attempts", "tasks", "runs"):  # as if that thread had committed nothing: the journal alone
         db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # noqa: S608
@@ -71,16 +76,6 @@ def test_a_runner_killed_early_is_known_to_history_with_its_whole_tree(tmp_path,
     assert tree(state_dir, run_id) == [
         ("s", None, "succeeded"), ("s/first", "s", "succeeded"), ("s/killer", "s", "succeeded"),
         ("s/third", "s", "succeeded")]
-
-
-def killed_run(tmp_path, state_dir):
-    runner = Runner(killing_flow(tmp_path), state_dir)
-    try:
-        assert runner.wait() == -9, runner.output
-    finally:
-        runner.close()
-    (run_id,) = os.listdir(os.path.join(state_dir, "runs"))
-    return run_id
 
 
 def test_an_interrupted_run_ended_when_its_runner_last_recorded_something_not_when_reaped(tmp_path, state_dir):
