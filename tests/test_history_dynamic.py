@@ -127,6 +127,9 @@ def test_logs_follow_prints_the_copies_a_template_adds_and_waits_for_a_named_one
         assert named["result"] == (0, "item c\n", "")
     finally:
         runner.close()
+        from flowtui.engine.store import reap_orphans
+
+        reap_orphans(state_dir)  # a failure above leaves `first` waiting on its FIFO: end it
 
     code, _, err = flowtui("logs", run_id, "orders/one[9]", "--follow", "--state-dir", state_dir)
     assert code == 2 and "has no task 'orders/one[9]'" in err  # the run is over: nothing to wait for
