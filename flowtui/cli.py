@@ -355,6 +355,10 @@ def cmd_run(args, out, err):
         if isinstance(loaded, int):
             return loaded
         flow, runtime = loaded
+    problem = output_problem(args, make_dirs=True)  # the flow is good: now its report directories
+    if problem:
+        err.write(problem + "; nothing was run\n")
+        return EXIT_USAGE
     from .engine.run import run_for
     from .engine.who import current_user
 

@@ -176,8 +176,10 @@ def stdout_lost(run, out):
     return lost
 
 
-def output_problem(args):
-    """Why a --report/--junit/--events path cannot be written, checked before anything runs; else None."""
+def output_problem(args, make_dirs=False):
+    """Why a --report/--junit/--events path cannot be written, else None: checked before the flow
+    is even loaded, leaving nothing behind; `make_dirs` (once the run is about to start) creates
+    the missing directories on the way, as pytest's --junitxml does."""
     for option in ("report", "junit", "events"):
         path = getattr(args, option, None)
         if not path:
@@ -185,11 +187,15 @@ def output_problem(args):
         from .reporters.files import write_problem
         directory = os.path.dirname(os.path.abspath(path))
         try:
-            os.makedirs(directory, exist_ok=True)  # as pytest's --junitxml: missing directories are made
+            made = _make_dirs(directory)
         except FileExistsError:  # a part of the path is a file
             return f"flowtui: cannot write --{option} {path}: {os.strerror(errno.ENOTDIR)}"
         except OSError as exc:
             return f"flowtui: cannot write --{option} {path}: {exc.strerror}"
+        if made and not make_dirs:
+            for name in reversed(made):  # they could be made: the run makes them once it starts
+                os.rmdir(name)
+            continue
         if os.path.isdir(path):
             return f"flowtui: cannot write --{option} {path}: is a directory"
         exc = write_problem(path, replace=option != "events")
@@ -198,11 +204,31 @@ def output_problem(args):
     return None
 
 
+def _make_dirs(directory):
+    """Create `directory` and its missing parents; the ones created, outermost first."""
+    missing = []
+    while not os.path.isdir(directory):
+        if os.path.lexists(directory):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), directory)
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    made = []
+    try:
+        for name in reversed(missing):
+            os.mkdir(name)
+            made.append(name)
+    except OSError:
+        for name in reversed(made):
+            os.rmdir(name)
+        raise
+    return made
+
+
 def run_headless(run, args, out=sys.stdout) -> int:
     from .reporters.console import ConsolePrinter
     from .reporters.tails import Tails
 
-    problem = output_problem(args)
+    problem = output_problem(args, make_dirs=True)
     if problem:
         sys.stderr.write(problem + "; nothing was run\n")
         return 2

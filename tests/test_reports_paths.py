@@ -114,3 +114,27 @@ def test_a_path_that_cannot_be_written_is_refused_before_the_run(run, tmp_path, 
     assert result.stderr.endswith("; nothing was run\n") and len(result.stderr.splitlines()) == 1
     assert result.stdout == "" and not (tmp_path / "ran").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "loop1", "loop2", "sketch.json"]
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit", "--events"])
+def test_a_flow_with_errors_leaves_no_report_directory_behind(run, tmp_path, option):
+    (tmp_path / "sketch.json").write_text('{"name": "bad", "s": [{"name": "a"}]}')
+    result = run(option, "reports/deep/out")
+    assert result.returncode == 2 and "sketch.json:" in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit", "--events"])
+def test_a_directory_that_cannot_be_made_is_refused_before_the_flow_loads(run, tmp_path, option):
+    (tmp_path / "sketch.json").write_text('{"name": "bad", "s": [{"name": "a"}]}')  # not even looked at
+    (tmp_path / "plain").write_text("a file")
+    result = run(option, "plain/new/out")
+    assert result.returncode == 2
+    assert result.stderr == f"flowtui: cannot write {option} plain/new/out: Not a directory; nothing was run\n"
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit", "--events"])
+def test_missing_directories_are_made_once_the_flow_loads(run, tmp_path, option):
+    result = run(option, "reports/deep/out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "reports" / "deep" / "out").stat().st_size > 0
