@@ -1,5 +1,6 @@
 """TUI bugs from hunt 3: following a flood after End, partial lines of two streams, a runner that
-goes away under `attach`, group spinners while paused, searching hook prefixes, sending to stdin."""
+goes away under `attach`, group spinners while paused, searching hook prefixes (sending to stdin
+from the TUI is in test_tui_send.py)."""
 
 from .test_tui_keys import drive, sketch, tui, until
 from .test_tui_output import screen_text
