@@ -1,5 +1,6 @@
 """TUI bugs from hunt 3: following a flood after End, partial lines of two streams, a runner that
-goes away under `attach`, group spinners while paused, searching hook prefixes, sending to stdin."""
+goes away under `attach`, group spinners while paused, searching hook prefixes (sending to stdin
+from the TUI is in test_tui_send.py)."""
 
 from .test_tui_keys import drive, sketch, tui, until
 from .test_tui_output import screen_text
@@ -148,5 +149,37 @@ def test_a_group_does_not_spin_while_the_run_is_paused_and_none_of_its_tasks_run
             assert app.view.group_status("main") == "paused"
             await pilot.press("r")
             await until(pilot, lambda: app.view.finished, "the end of the run")
+
+    drive(go())
+
+
+def test_search_finds_the_hook_prefix_drawn_before_a_hook_line(tmp_path):
+    """A hook's line is drawn as `[setup] preparing`: searching any of what is drawn finds it,
+    prefix included, and the match is highlighted where it is drawn."""
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "build", "cmd": "echo compiling; echo setup done", "setup-cmd": "echo preparing"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            app.task_tree.select("s/build", user=True)
+            await until(pilot, lambda: "[setup] preparing" in screen_text(app), "the hook line drawn")
+            lines = app.view.logs["s/build"].lines
+            view = app.log_view
+            for query in ("[setup]", "setup] prep", "[SETUP] PREPARING"):
+                await pilot.press("slash", "ctrl+a", "ctrl+k", *query, "enter")
+                assert view.match is not None, query
+                assert lines[view.match] == ("stdout", "setup", "preparing"), query
+            drawn = view.line_text(*lines[view.match], current=True)
+            current = view.get_component_rich_style("logview--current", partial=True)
+            assert [drawn.plain[s.start:s.end] for s in drawn.spans if s.style == current] == ["[setup] preparing"]
+            await pilot.press("slash", "ctrl+a", "ctrl+k", *"setup", "enter")
+            found = [lines[view.match][2]]
+            for _ in range(4):  # n goes through every line that has it, in its prefix or its text, and wraps
+                await pilot.press("n")
+                found.append(lines[view.match][2])
+            assert found == ["▶ setup hook", "preparing", "◀ setup hook exited 0", "setup done", "▶ setup hook"]
+            assert not view.search("] compiling")  # a line of the task itself has no prefix
 
     drive(go())

@@ -372,7 +372,7 @@ def test_help_lists_every_binding_and_palette_runs_actions(tmp_path):
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
             titles = {command.title for command in app.get_system_commands(app.screen)}
-            assert {"Pause", "Resume", "Stop", "Cancel", "Approve", "Reject", "Rerun", "Skip", "Follow"} <= titles
+            assert {"Pause", "Resume", "Stop", "Cancel", "Approve", "Reject", "Rerun", "Skip", "Follow", "Send input"} <= titles
             await pilot.press("ctrl+p", *"Pause")
             def best_match():
                 matches = app.screen.query_one(CommandList) if isinstance(app.screen, CommandPalette) else None
@@ -390,7 +390,7 @@ def test_every_binding_has_an_id_description_and_tooltip():
     assert all(ids) and len(ids) == len(set(ids))
     assert all(binding.description and binding.tooltip for binding in FlowApp.BINDINGS)
     keys = {key for binding in FlowApp.BINDINGS for key in binding.key.split(",")}
-    assert {"p", "r", "s", "c", "ctrl+c", "a", "x", "R", "D", "k", "f", "slash", "n", "N", "q", "question_mark"} <= keys
+    assert {"p", "r", "s", "c", "ctrl+c", "a", "x", "R", "D", "i", "k", "f", "slash", "n", "N", "q", "question_mark"} <= keys
     priority = {key for binding in FlowApp.BINDINGS if binding.priority for key in binding.key.split(",")}
     assert priority == {"ctrl+c"}  # a priority letter would be stolen from text fields
 

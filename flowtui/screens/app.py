@@ -24,8 +24,8 @@ from .earlier import load_earlier_output
 from .hangup import HangupSafeDriver, leave_on_signals
 from .header import RunHeader
 from .help import HelpScreen
-from .log_view import LogTitle, LogView
-from .modals import ApprovalModal, ConfirmModal, ReasonModal
+from .log_view import LogTitle, LogView, shown
+from .modals import ApprovalModal, ConfirmModal, InputModal, ReasonModal
 from .runview import RunView
 from .tree import TaskTree
 
@@ -73,6 +73,8 @@ class FlowApp(App[int]):
         Binding("R", "rerun", "Rerun", tooltip="Rerun the selected task (reopens a finished run)", id="task.rerun"),
         Binding("D", "rerun_downstream", "Rerun+down", tooltip="Rerun the selected task and everything downstream of it",
                 id="task.rerun_downstream"),
+        Binding("i", "send_input", "Send input", tooltip="Send a line to the selected task's input (answer its prompt)",
+                id="task.input", show=False),
         Binding("k", "skip", "Skip", tooltip="Skip the selected task if it has not started", id="task.skip", show=False),
         Binding("f", "toggle_follow", "Follow", tooltip="Toggle following the running task's output", id="view.follow"),
         Binding("slash", "search", "Search", tooltip="Search the shown output (n / N: next / previous match)", id="view.search"),
@@ -323,6 +325,22 @@ class FlowApp(App[int]):
     def action_skip(self):
         if (task := self._selected()) is not None:
             self.control("skip", task, by=self.by)
+
+    def action_send_input(self):
+        """`flowtui send` without leaving the TUI: a task's prompt is answered where it is seen."""
+        task = self._selected()
+        if task is None:
+            return
+        status = self.view.states[task]["status"]
+        if not self.view.is_task(task):
+            self.notify(f"{task} is a group: select its running task to send it a line", severity="warning")
+        elif status != "running":
+            self.notify(f"{task} is not running ({st.label(status)}): only a running task reads input", severity="warning")
+        else:
+            log = self.view.logs.get(task)
+            pending = log.pending if log is not None else None  # an unfinished line: likely the prompt
+            prompt = shown(pending[2])[0].plain.strip() if pending else ""
+            self.push_screen(InputModal(task, prompt), lambda line: line is not None and self.control("send", task, line))
 
     def set_follow(self, value):
         self.follow = value

@@ -53,6 +53,11 @@ def shown(raw) -> tuple[Text, int]:
     return text, cut
 
 
+def prefix(hook) -> str:
+    """What the pane draws before a hook's line (`[setup] `); search matches it too."""
+    return f"[{hook}] " if hook else ""
+
+
 def _width(raw) -> int:
     """Cells a line takes at most (wide characters count two, tabs up to eight)."""
     cut = len(raw) > SHOWN
@@ -186,7 +191,8 @@ class LogView(ScrollView, can_focus=True):
         needle = query.lower()
         for step in range(count):
             i = (start + step * direction) % count
-            if needle in shown(lines[i][2])[0].plain.lower():
+            _, hook, raw = lines[i]
+            if needle in (prefix(hook) + shown(raw)[0].plain).lower():
                 self.match = log.dropped + i
                 self._cache.clear()
                 row = i + offset
@@ -238,17 +244,18 @@ class LogView(ScrollView, can_focus=True):
             text.append(gutter, self.get_component_rich_style("logview--gutter-stderr", partial=True))
         else:
             text.append(gutter)
-        if hook:
-            text.append(f"[{hook}] ", self.get_component_rich_style("logview--hook", partial=True))
         body, cut = shown(raw)
         if stream == "stderr":
             body.stylize(self.get_component_rich_style("logview--stderr", partial=True))
         elif stream == META:
             body.stylize(self.get_component_rich_style("logview--meta", partial=True))
+        line = Text(no_wrap=True, end="")  # what search matches: the hook's prefix and the body
+        line.append(prefix(hook), self.get_component_rich_style("logview--hook", partial=True))
+        line.append_text(body)
         if self.query_text:
             style = self.get_component_rich_style("logview--current" if current else "logview--match", partial=True)
-            body.highlight_words([self.query_text], style, case_sensitive=False)
-        text.append_text(body)
+            line.highlight_words([self.query_text], style, case_sensitive=False)
+        text.append_text(line)
         if cut > 0:
             text.append(f" … {cut:,} more characters (the run log has the whole line)",
                         self.get_component_rich_style("logview--dropped", partial=True))

@@ -1,4 +1,5 @@
-"""Dialogs: pending approvals (with typed fields), yes/no confirmation, a reject reason.
+"""Dialogs: pending approvals (with typed fields), yes/no confirmation, a reject reason, a line
+for a task's stdin.
 
 They are modal for keys only: the app keeps draining events and the run keeps going while one is
 open, and the approval dialog re-reads the pending list whenever it changes.
@@ -78,6 +79,44 @@ class ReasonModal(ModalScreen[str | None]):
             self.dismiss(self.query_one("#reason", Input).value)
         else:
             self.dismiss(None)
+
+    def action_cancel(self):
+        self.dismiss(None)
+
+
+class InputModal(ModalScreen[str | None]):
+    """Asks for the line to send to a running task's stdin (its prompt shown above, if it printed
+    one); Enter gives the text, blank too (an empty answer takes a prompt's default), Escape None."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="InputModal") + """
+    InputModal #task-prompt { color: $text-muted; margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="input.cancel")]
+
+    PROMPT_SHOWN = 200  # characters: a prompt asks at the end of its line, which may be long
+
+    def __init__(self, task, prompt=""):
+        super().__init__()
+        self.task_id = task
+        self.prompt = prompt if len(prompt) <= self.PROMPT_SHOWN else "…" + prompt[1 - self.PROMPT_SHOWN:]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Send a line to {self.task_id}", classes="title", markup=False)
+            prompt = Static(self.prompt, id="task-prompt", markup=False)
+            prompt.display = bool(self.prompt)
+            yield prompt
+            yield Input(placeholder="the line to send, Enter to send it", id="line")
+            with Horizontal(classes="buttons"):
+                yield Button("Send", variant="primary", id="send")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_input_submitted(self, event: Input.Submitted):
+        event.stop()
+        self.dismiss(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed):
+        self.dismiss(self.query_one("#line", Input).value if event.button.id == "send" else None)
 
     def action_cancel(self):
         self.dismiss(None)
