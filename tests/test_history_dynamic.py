@@ -120,7 +120,7 @@ def test_logs_follow_prints_the_copies_a_template_adds_and_waits_for_a_named_one
         assert runner.wait() == 0, runner.output
         assert follow_all.wait(30) == 0
         printed = follow_all.stdout.read().splitlines()  # the copies run side by side: any order
-        assert sorted(printed[:3]) == ["[orders/one[0]] item a", "[orders/one[1]] item b", "[orders/one[2]] item c"]
+        assert sorted(printed[:3]) == ["[orders/one[0]] item a", "[orders/one[1]] item b", "[orders/one[2]] item c"], printed
         assert printed[3:] == ["[last] the end"]
         follow_all.stdout.close()
         thread.join(30)

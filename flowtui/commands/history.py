@@ -151,7 +151,7 @@ def cmd_logs(args, out, err):
         err.write(f"flowtui: run {run_id} has no task {args.task!r}\n")
         return EXIT_USAGE
     follower = _LogFollower(store, run_id, args.task, task_ids)
-    printed = follower.pump(out)
+    printed = follower.pump(out, refresh=run["live"])
     if args.follow:
         printed += follower.follow(out)
         if args.task and args.task not in store.task_ids(run_id):
@@ -174,23 +174,34 @@ class _LogFollower:
         self.task_ids = [task] if task else task_ids
         self.offsets = {}
 
-    def pump(self, out) -> int:
+    def pump(self, out, refresh=False) -> int:
+        """Print what the logs gained; `refresh`: of the tasks recorded now, not only those known."""
+        gained = self._settled() if refresh and self.task is None else self._gained(self.task_ids)
         count = 0
-        for task_id in self.task_ids:
-            path = self.store.task_log_path(self.run_id, task_id)
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(self.offsets.get(task_id, 0))
-                    data = handle.read()
-            except FileNotFoundError:
-                continue
-            complete = data.rfind(b"\n") + 1  # a partial last line is read once the writer ends it
-            self.offsets[task_id] = self.offsets.get(task_id, 0) + complete
-            for line in data[:complete].decode("utf-8", "replace").split("\n")[:-1]:
+        for task_id, end, data in gained:
+            self.offsets[task_id] = end
+            for line in data.decode("utf-8", "replace").split("\n")[:-1]:
                 out.write(line + "\n" if self.task else f"[{task_id}] {line}\n")
                 count += 1
         out.flush()
         return count
+
+    def _gained(self, task_ids):
+        """(task id, offset after, whole lines) of each log that grew; a partial last line is
+        read once the writer ends it."""
+        gained = []
+        for task_id in task_ids:
+            start = self.offsets.get(task_id, 0)
+            try:
+                with open(self.store.task_log_path(self.run_id, task_id), "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read()
+            except FileNotFoundError:
+                continue
+            complete = data.rfind(b"\n") + 1
+            if complete:
+                gained.append((task_id, start + complete, data[:complete]))
+        return gained
 
     def follow(self, out) -> int:
         """Print what the run's log files gain, as they gain it (file-change notifications, not
@@ -201,21 +212,27 @@ class _LogFollower:
 
         from ..engine.store.logfiles import run_dir
 
-        count = self.pump(out)
+        count = self.pump(out, refresh=True)
         directory = run_dir(self.store.state_dir, self.run_id)
         if os.path.isdir(directory) and self._live():
             # rust_timeout: how often liveness is checked when nothing is written
             for _ in watch(directory, debounce=50, step=20, rust_timeout=500, yield_on_timeout=True):
-                count += self._refresh_and_pump(out)
+                count += self.pump(out, refresh=True)
                 if not self._live():
                     break
         # The writer has committed everything once the socket is gone (Recording.close).
-        return count + self._refresh_and_pump(out)
+        return count + self.pump(out, refresh=True)
 
-    def _refresh_and_pump(self, out) -> int:
-        if self.task is None:
-            self.task_ids = self.store.task_ids(self.run_id)
-        return self.pump(out)
+    def _settled(self):
+        """What the logs gained, read while no task was added. The writer commits added tasks
+        before any output that follows them, so a log that grew while copies were being added
+        (`last`, after a template's copies) is printed after those copies, in tree order."""
+        while True:
+            task_ids = self.store.task_ids(self.run_id)
+            gained = self._gained(task_ids)
+            if self.store.task_ids(self.run_id) == task_ids:
+                self.task_ids = task_ids
+                return gained
 
     def _live(self) -> bool:
         from ..engine.control.sockets import is_live, socket_path
