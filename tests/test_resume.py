@@ -294,3 +294,24 @@ def test_a_second_resume_at_the_same_moment_is_refused(tmp_path, state_dir):
     assert lines(tmp_path, "deploy") == ["deploy"]
     assert flowtui_process("resume", run.run_id, "--no-ui", "--state-dir", state_dir).returncode == 1  # free again
     assert lines(tmp_path, "deploy") == ["deploy", "deploy"]
+
+
+def test_a_task_starts_only_once_its_start_and_what_ended_before_are_journaled(tmp_path, state_dir):
+    """A task may kill its runner the moment it runs (kill -9 $PPID, a CI job cancelled): the
+    journal must already say that what came before succeeded, or a resume runs it again."""
+    from flowtui.engine.store.logfiles import read_journal
+
+    flow_file = sketch(tmp_path / "flow.json", {"s": [{"name": "a", "cmd": "true"}, {"name": "b", "cmd": "true"}]})
+    options = LoadOptions(sets={}, state_dir=state_dir)
+    flow, runtime = load(str(flow_file), None, options)
+    run = Run(flow, runtime)
+    seen = {}
+
+    def at_spawn(task, pgid):  # called as soon as the process exists, before anything else hears of it
+        seen[task] = [(e["task"], e["status"]) for e in read_journal(state_dir, run.run_id) if "status" in e]
+
+    run.spawn_watchers.append(at_spawn)  # ahead of the store's own watcher, which Recording adds
+    with Recording(run, state_dir, options):
+        assert run.spawn_watchers[0] is at_spawn
+        assert run.run_to_end() == 0
+    assert seen["s/b"] == [("s/a", "running"), ("s/a", "succeeded"), ("s/b", "running")]

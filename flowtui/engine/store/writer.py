@@ -91,9 +91,9 @@ class StoreWriter:
                 self._hand_over()
         if kind == "nodes_added":  # their group, for a journal replay
             self._journal(json.dumps({"added": [[n["id"], n["name"], n["parent"], n["is_task"]] for n in event.nodes]}))
-        elif kind == "task_started":
+        elif kind == "task_started":  # on disk before its process starts, with what ended before it
             self._journal(f'{{"task": {_q(event.task)}, "status": "running", "attempt": {event.attempt}, '
-                          f'"iteration": {_n(event.iteration)}, "at": {event.ts!r}}}')
+                          f'"iteration": {_n(event.iteration)}, "at": {event.ts!r}}}', now=True)
         elif kind == "task_retrying":
             self._journal(f'{{"task": {_q(event.task)}, "status": "retrying", "exit_code": {_n(event.exit_code)}, '
                           f'"attempt": {event.attempt}, "at": {event.ts!r}}}')
@@ -132,9 +132,10 @@ class StoreWriter:
     def _journal(self, line, now=False):
         """Appended on this thread, not queued: what a runner killed a moment later must not lose.
 
-        Lines are written together at the end of the loop turn, and at once when a process was
-        started: its group is on disk, with the task's start and whatever ended before, before the
-        engine goes on (one write per task).
+        Lines are written together at the end of the loop turn, and at once when a task starts
+        (with whatever ended before it: a process that runs may kill the runner at once, and a
+        resume must not run again what succeeded) and when a process was started (its group is on
+        disk before the engine goes on, for the orphans of a runner killed later).
         """
         self._journal_lines.append(line)
         if now:
