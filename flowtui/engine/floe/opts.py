@@ -30,7 +30,8 @@ def form_fields(form):
     if not isinstance(form, dict):
         return None
     fields = []
-    for field in get_ci(form, "fields") or []:
+    listed = get_ci(form, "fields")
+    for field in listed if isinstance(listed, list) else ():  # (a data node's malformed form is a load error)
         if isinstance(field, dict) and get_ci(field, "id") not in (None, ""):
             value = get_ci(field, "value")
             fields.append((

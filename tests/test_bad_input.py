@@ -1,0 +1,102 @@
+"""Bad flow files as people write them: one located line per problem, exit 2, no traceback, nothing run.
+
+Each case runs the real CLI (`validate`, `graph` and `run --no-ui`) in a subprocess.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+LIMIT = 30
+COMMANDS = (("validate",), ("graph",), ("run", "--no-ui"))
+
+
+@pytest.fixture
+def cli(flowtui_cmd, tmp_path):
+    """cli(*args) -> CompletedProcess, run in tmp_path with a private state dir and stdin closed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "NO_COLOR")}
+    env["FLOWTUI_STATE_DIR"] = str(tmp_path / "state")
+
+    def call(*args):
+        return subprocess.run([*flowtui_cmd, *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=LIMIT)
+
+    return call
+
+
+def refused(cli, tmp_path, name, *extra):
+    """Every command refuses `name` the same way: exit 2, no traceback, no run recorded. Its stderr."""
+    messages = set()
+    for command in COMMANDS:
+        result = cli(*command, name, *extra)
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stdout == "" or command[0] == "run", result.stdout
+        messages.add(result.stderr)
+    assert len(messages) == 1, messages
+    runs = tmp_path / "state" / "runs"
+    assert not runs.is_dir() or not os.listdir(runs), "a refused file left a run behind"
+    return messages.pop()
+
+
+# -- Floe forms ----------------------------------------------------------------------------------
+FORM_FLOW = """\
+name: forms
+triggers:
+  - name: start
+    type: data
+    opts:
+      form:
+        title: Start
+        fields:
+          - id: version
+            prompt: Version
+tasks:
+  - name: Build
+    listen: trigger.good
+    type: exec
+    opts:
+      cmd: echo built
+  - name: Sign Off
+    listen: task.build.good
+    type: data
+    opts:
+      form:
+        title: Release?
+        fields:
+          - id: approved
+            prompt: Approve?
+            type: bool
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "where", "what"), [
+    ("        fields:\n          - id: version\n            prompt: Version\n", "        fields: version\n",
+     "8:17", "trigger `start`: the form's `fields` must be a list of fields ({id, prompt, type, value})"),
+    ("        fields:\n          - id: version\n            prompt: Version\n", "        fields: true\n",
+     "8:17", "trigger `start`: the form's `fields` must be a list of fields ({id, prompt, type, value})"),
+    ("          - id: approved\n            prompt: Approve?\n            type: bool\n",
+     "          - approved\n", "24:13",
+     "task `sign-off`: each form field must be a mapping ({id, prompt, type, value})"),
+    ("          - id: approved\n", "          - ids: approved\n", "24:13",
+     "task `sign-off`: a form field needs an `id`"),
+    ("      form:\n        title: Release?", "      form: Release?\n      x:\n        title: Release?", "21:13",
+     "task `sign-off`: `form` must be a mapping ({title, fields})"),
+])
+def test_a_malformed_floe_form_is_a_located_error(cli, tmp_path, old, new, where, what):
+    assert old in FORM_FLOW
+    (tmp_path / "flow.yml").write_text(FORM_FLOW.replace(old, new, 1))
+    assert refused(cli, tmp_path, "flow.yml", "--set", "version=1") == f"flow.yml:{where}: flow `forms`, {what}\n"
+
+
+def test_a_form_field_list_on_a_timer_trigger_does_not_break_the_lint(cli, tmp_path):
+    """Only data nodes read forms; a timer's odd opts are not checked, and do not crash the git-task lint."""
+    text = FORM_FLOW.replace("    type: data\n    opts:\n      form:\n        title: Start\n        fields:\n"
+                             "          - id: version\n            prompt: Version\n",
+                             "    type: timer\n    opts:\n      period: 10\n      form: {fields: 5}\n", 1)
+    text += "  - name: Checkout\n    listen: task.sign-off.good\n    type: git-checkout\n"
+    (tmp_path / "flow.yml").write_text(text)
+    result = cli("validate", "flow.yml")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
