@@ -100,3 +100,26 @@ def test_a_form_field_list_on_a_timer_trigger_does_not_break_the_lint(cli, tmp_p
     result = cli("validate", "flow.yml")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- files a flow names: unreadable ones are located errors --------------------------------------
+def test_a_fluxor_import_of_a_file_that_is_not_utf8_is_located(cli, tmp_path):
+    (tmp_path / "notes.txt").write_bytes(b"caf\xe9\n")
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: printer:print\n    input:\n"
+                                      "      message: $import(notes.txt)\n")
+    assert refused(cli, tmp_path, "wf.yaml") == (
+        f"wf.yaml:5:16: $import(notes.txt): cannot read {tmp_path}/notes.txt: not UTF-8 text\n")
+
+
+def test_a_fluxor_import_path_with_a_nul_is_located(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text('pipeline:\n  a:\n    action: printer:print\n    input:\n'
+                                      '      message: "$import(a\\0b.txt)"\n')
+    message = refused(cli, tmp_path, "wf.yaml")
+    assert message.startswith("wf.yaml:5:16: $import(a\x00b.txt): cannot read ") and message.endswith(
+        ": the path holds a NUL character\n")
+
+
+def test_a_floe_flow_file_path_with_a_nul_is_located(cli, tmp_path):
+    (tmp_path / "config.yml").write_text('flows:\n  - id: f\n    flow-file: "floe\\0.yml"\n    tasks: []\n')
+    message = refused(cli, tmp_path, "config.yml")
+    assert message.startswith("config.yml:3:16: flow-file ") and message.endswith(": the path holds a NUL character\n")

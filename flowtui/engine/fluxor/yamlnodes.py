@@ -9,7 +9,7 @@ with YAML 1.2's tag rules in place of PyYAML's 1.1 ones. Load-time directives (`
 import os
 import re
 
-from ..diagnostics import Diagnostic, FlowError
+from ..diagnostics import Diagnostic, FlowError, unreadable
 from ..pyyaml import pyyaml
 
 _ENV = re.compile(r"\$\{env\.([A-Za-z0-9_]+)\}")
@@ -232,8 +232,9 @@ class Directives:
         try:
             with open(full, encoding="utf-8") as handle:
                 text = handle.read()
-        except OSError as exc:
-            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): cannot read {full}: {exc.strerror or exc}"))
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
+            why = unreadable(exc)
+            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): cannot read {full}: {why}"))
             return node
         if ext in (".txt", ".vm"):
             return ScalarNode("tag:yaml.org,2002:str", text, start_mark=node.start_mark, end_mark=node.end_mark)
