@@ -123,3 +123,45 @@ def test_a_floe_flow_file_path_with_a_nul_is_located(cli, tmp_path):
     (tmp_path / "config.yml").write_text('flows:\n  - id: f\n    flow-file: "floe\\0.yml"\n    tasks: []\n')
     message = refused(cli, tmp_path, "config.yml")
     assert message.startswith("config.yml:3:16: flow-file ") and message.endswith(": the path holds a NUL character\n")
+
+
+# -- Fluxor sub-workflows named literally are checked before anything runs -------------------------
+PARENT = "pipeline:\n  first:\n    action: printer:print\n    input:\n      message: before\n" \
+         "  sub:\n    action: workflow:run\n    input:\n      location: child\n"
+
+
+def test_a_sub_workflow_that_does_not_load_is_refused_before_the_parent_runs(cli, tmp_path):
+    (tmp_path / "parent.yaml").write_text(PARENT)
+    (tmp_path / "child.yaml").write_text("pipeline:\n  a: [\n")
+    assert refused(cli, tmp_path, "parent.yaml") == (
+        "child.yaml:2:7: invalid YAML: expected the node content, but found '<stream end>'\n")
+
+
+def test_a_sub_workflow_that_is_not_utf8_is_refused(cli, tmp_path):
+    (tmp_path / "parent.yaml").write_text(PARENT)
+    (tmp_path / "child.yaml").write_bytes(b"pipeline:\n  a:\n    action: printer:print\n    input:\n      message: caf\xe9\n")
+    assert refused(cli, tmp_path, "parent.yaml") == (
+        f"parent.yaml:6:3: task sub: sub-workflow child: cannot read {tmp_path}/child.yaml: not UTF-8 text\n")
+
+
+def test_a_workflow_that_runs_itself_is_refused(cli, tmp_path):
+    """It would never end (and each level's error quotes the one below it)."""
+    (tmp_path / "parent.yaml").write_text(PARENT.replace("location: child", "location: parent"))
+    assert refused(cli, tmp_path, "parent.yaml") == (
+        "parent.yaml:6:3: task sub: sub-workflow parent runs itself (parent.yaml -> parent.yaml): it would never end\n")
+
+
+def test_workflows_that_run_each_other_are_refused_where_the_cycle_closes(cli, tmp_path):
+    (tmp_path / "parent.yaml").write_text(PARENT)
+    (tmp_path / "child.yaml").write_text(PARENT.replace("location: child", "location: ./parent.yaml"))
+    assert refused(cli, tmp_path, "parent.yaml") == (
+        "child.yaml:6:3: task sub: sub-workflow ./parent.yaml runs itself "
+        "(parent.yaml -> child.yaml -> parent.yaml): it would never end\n")
+
+
+def test_a_sub_workflow_used_twice_is_no_cycle(cli, tmp_path):
+    (tmp_path / "parent.yaml").write_text(PARENT + PARENT.split("pipeline:\n", 1)[1].replace("first", "again")
+                                          .replace("  sub:", "  sub2:"))
+    (tmp_path / "child.yaml").write_text("pipeline:\n  a:\n    action: printer:print\n    input:\n      message: hi\n")
+    result = cli("validate", "parent.yaml")
+    assert result.returncode == 0, result.stderr
