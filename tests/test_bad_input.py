@@ -165,3 +165,14 @@ def test_a_sub_workflow_used_twice_is_no_cycle(cli, tmp_path):
     (tmp_path / "child.yaml").write_text("pipeline:\n  a:\n    action: printer:print\n    input:\n      message: hi\n")
     result = cli("validate", "parent.yaml")
     assert result.returncode == 0, result.stderr
+
+
+# -- Flow-CTRL -----------------------------------------------------------------------------------
+def test_a_nul_in_a_flowctrl_command_is_refused_before_anything_runs(cli, tmp_path):
+    """No shell can run it: v2's subprocess raises ValueError; here it is located, and the first action never runs."""
+    (tmp_path / "sketch.json").write_text(
+        '{"s": [\n  {"name": "first", "cmd": "echo first > ran"},\n'
+        '  {"name": "b", "cmd": "echo ok", "teardown-cmd": "echo a\\u0000b"}\n]}\n')
+    assert refused(cli, tmp_path, "sketch.json") == (
+        "sketch.json:3:51: `teardown-cmd` holds a NUL character (\\u0000): no command can contain one\n")
+    assert not (tmp_path / "ran").exists()

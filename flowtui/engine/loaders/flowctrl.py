@@ -108,6 +108,10 @@ def _semantic_problems(data):
                 problems.append(((stage, index, "name"), f"task id `{task_id}` is also {ids[task_id]}: rename one"))
             seen.add(name)
             ids.setdefault(task_id, f"the id of action `{name}` in stage `{stage}`")
+        for index, action in enumerate(actions):  # json.loads reads `\u0000`; no shell can run it
+            for key in ("cmd", *HOOKS) if isinstance(action, dict) else ():
+                if isinstance(action.get(key), str) and "\0" in action[key]:
+                    problems.append(((stage, index, key), f"`{key}` holds a NUL character (\\u0000): no command can contain one"))
     return problems
 
 
