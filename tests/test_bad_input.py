@@ -176,3 +176,50 @@ def test_a_nul_in_a_flowctrl_command_is_refused_before_anything_runs(cli, tmp_pa
     assert refused(cli, tmp_path, "sketch.json") == (
         "sketch.json:3:51: `teardown-cmd` holds a NUL character (\\u0000): no command can contain one\n")
     assert not (tmp_path / "ran").exists()
+
+
+# -- format detection: a typo in the key that names the format -------------------------------------
+FLOE_FLOW = ("name: f\ntriggers:\n  - name: start\n    type: data\n    opts:\n      form:\n        title: Go\n"
+             "tasks:\n  - name: A\n    listen: trigger.good\n    type: exec\n    opts:\n      cmd: echo a\n")
+
+
+def test_a_floe_flow_with_a_misspelt_tasks_key_is_still_a_floe_flow(cli, tmp_path):
+    """Its triggers say it is Floe: not `a Flow-CTRL sketch written in YAML`."""
+    (tmp_path / "flow.yml").write_text(FLOE_FLOW.replace("tasks:", "task:"))
+    result = cli("validate", "flow.yml")
+    assert "Flow-CTRL" not in result.stdout + result.stderr
+    assert "flow.yml:8:1: warning: unknown key `task` in flow `f`: Floe ignores it (did you mean `tasks`?)\n" in result.stdout
+
+
+@pytest.mark.parametrize(("text", "where", "hint"), [
+    ("name: x\npipline:\n  a:\n    action: printer:print\n", "2:1", "`pipline`: did you mean `pipeline` (a Fluxor workflow)?"),
+    ('{"name": "x",\n "Pipelines": {"a": {"action": "printer:print"}}}', "2:2",
+     "`Pipelines`: did you mean `pipeline` (a Fluxor workflow)?"),
+    ("common:\n  hosts: []\nflow:\n  - id: f\n", None, None),  # `common` says Floe: its loader reports it
+    ("flow:\n  - id: f\n    tasks: []\n", "1:1", "`flow`: did you mean `flows` (a Floe host config)?"),
+])
+def test_a_misspelt_format_key_is_pointed_at(cli, tmp_path, text, where, hint):
+    (tmp_path / "wf.yaml").write_text(text)
+    message = refused(cli, tmp_path, "wf.yaml")
+    if hint is None:
+        assert "cannot tell the format" not in message
+    else:
+        assert message.startswith(f"wf.yaml:{where}: cannot tell the format: {hint} ")
+
+
+def test_a_misspelt_fluxor_task_key_gets_a_suggestion(cli, tmp_path):
+    """As in Fluxor, `acton: x` is ignored and `inptu: {…}` is a subtask; the warnings say what was meant."""
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    acton: nop:nop\n  b:\n    action: printer:print\n"
+                                      "    inptu:\n      message: hi\n")
+    result = cli("validate", "wf.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "wf.yaml:3:5: warning: `acton` is not a Fluxor task key and holds no task: ignored (did you mean `action`?)\n" \
+        in result.stdout
+    assert "wf.yaml:6:5: warning: `inptu` holds a mapping, so it is a subtask, as in Fluxor (did you mean `input`?)\n" \
+        in result.stdout
+
+
+def test_a_subtask_named_like_a_task_key_is_not_second_guessed(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  wait:\n    action: nop:nop\n  task:\n    action: nop:nop\n")
+    result = cli("validate", "wf.yaml")
+    assert result.returncode == 0 and "warning" not in result.stdout, result.stdout

@@ -55,7 +55,12 @@ class Checker:
             if key in known:
                 continue
             hint = (hints or {}).get(key)
-            self.warn(mapping.key_loc[key], hint or f"unknown key `{key}` in {what}: Floe ignores it")
+            if not hint:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), [k for k in known if k not in mapping], n=1, cutoff=0.8)
+                hint = f"unknown key `{key}` in {what}: Floe ignores it" + (f" (did you mean `{close[0]}`?)" if close else "")
+            self.warn(mapping.key_loc[key], hint)
 
     # -- typed fields (go-yaml v2 into Go types) -------------------------------------------------
     def string(self, mapping, key, what):
