@@ -223,3 +223,14 @@ def test_a_subtask_named_like_a_task_key_is_not_second_guessed(cli, tmp_path):
     (tmp_path / "wf.yaml").write_text("pipeline:\n  wait:\n    action: nop:nop\n  task:\n    action: nop:nop\n")
     result = cli("validate", "wf.yaml")
     assert result.returncode == 0 and "warning" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("wf.yaml", "pipeline:\n\ta:\n    action: nop:nop\n", "2:1"),
+    ("flow.yml", "name: x\ntasks:\n\t- name: a\n", "3:1"),
+])
+def test_a_tab_indent_in_yaml_says_to_use_spaces(cli, tmp_path, name, text, where):
+    (tmp_path / name).write_text(text)
+    assert refused(cli, tmp_path, name) == (
+        f"{name}:{where}: invalid YAML: found character '\\t' that cannot start any token: "
+        "YAML indents with spaces, not tabs: replace the tab\n")
