@@ -234,3 +234,25 @@ def test_a_tab_indent_in_yaml_says_to_use_spaces(cli, tmp_path, name, text, wher
     assert refused(cli, tmp_path, name) == (
         f"{name}:{where}: invalid YAML: found character '\\t' that cannot start any token: "
         "YAML indents with spaces, not tabs: replace the tab\n")
+
+
+# -- a byte order mark (Windows editors write one) -----------------------------------------------
+SKETCH = '{"name": "x", "s": [{"name": "a", "cmd": "echo hi"}]}\n'
+
+
+@pytest.mark.parametrize("name", ["sketch.json", "sketch.txt"])
+def test_a_sketch_with_a_bom_is_told_to_drop_it(cli, tmp_path, name):
+    """Flow-CTRL's json.load refuses a BOM; say so, not `decode using utf-8-sig` or `written in YAML`."""
+    (tmp_path / name).write_text("\ufeff" + SKETCH, encoding="utf-8")
+    assert refused(cli, tmp_path, name) == (
+        f"{name}:1:1: the file starts with a UTF-8 byte order mark (BOM), which Flow-CTRL's JSON reader refuses: "
+        "save it as UTF-8 without BOM\n")
+
+
+def test_a_fluxor_json_workflow_with_a_bom_loads_as_in_fluxor(cli, tmp_path):
+    """yaml.v3 skips a BOM, so Fluxor reads such a file."""
+    (tmp_path / "wf.json").write_text('\ufeff{"pipeline": {"a": {"action": "printer:print", "input": {"message": "hi"}}}}',
+                                      encoding="utf-8")
+    result = cli("run", "wf.json", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert "[a] hi\n" in result.stdout

@@ -68,15 +68,17 @@ def detect(path, text) -> str:
 
 def _sniff(path, text):
     """(format, the YAML document or None): the Floe loader reuses detection's parse."""
-    stripped = text.lstrip()
+    bom = text.startswith("\ufeff")  # YAML skips it; Flow-CTRL's loader says it refuses it
+    body = text[1:] if bom else text
     data = document = None
-    is_json = path.endswith(".json") or stripped.startswith("{")
+    is_json = path.endswith(".json") or body.lstrip().startswith("{")
     if is_json:
         try:
-            data = json.loads(text)
+            data = json.loads(body)
         except json.JSONDecodeError as exc:
             if path.endswith(".json"):
-                raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+                col = exc.colno + (1 if bom and exc.lineno == 1 else 0)
+                raise FlowError([Diagnostic(path, exc.lineno, col, f"invalid JSON: {exc.msg}")]) from None
     if data is None:
         if _FLUXOR_KEY.search(text):
             return "fluxor", None  # Fluxor's loader composes YAML 1.2 nodes itself: no parse here

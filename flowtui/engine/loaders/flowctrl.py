@@ -35,6 +35,9 @@ def load(path, text, options=None) -> FlowDef:
             duplicated.append(True)
         return dict(pairs)
 
+    if text.startswith("\ufeff"):  # json.load (Flow-CTRL's reader) says `Unexpected UTF-8 BOM`
+        raise FlowError([Diagnostic(path, 1, 1, "the file starts with a UTF-8 byte order mark (BOM), which Flow-CTRL's "
+                                    "JSON reader refuses: save it as UTF-8 without BOM")])
     try:
         data = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
