@@ -256,3 +256,13 @@ def test_a_fluxor_json_workflow_with_a_bom_loads_as_in_fluxor(cli, tmp_path):
     result = cli("run", "wf.json", "--no-ui")
     assert result.returncode == 0, result.stderr
     assert "[a] hi\n" in result.stdout
+
+
+@pytest.mark.parametrize(("retry", "col", "what"), [
+    ("{limit: 1, delay: -5}", 30, "retry delay must not be negative"),
+    ("{limit: 1, delay: 1, maxDelay: -0.5}", 43, "retry maxDelay must not be negative"),
+])
+def test_a_negative_fluxor_retry_delay_is_refused(cli, tmp_path, retry, col, what):
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: system/exec:execute\n    input:\n"
+                                      f"      failOnError: true\n      commands: [\"exit 5\"]\n    retry: {retry}\n")
+    assert refused(cli, tmp_path, "wf.yaml") == f"wf.yaml:7:{col}: {what}\n"

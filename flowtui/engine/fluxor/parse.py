@@ -344,6 +344,8 @@ class Walker:
                     spec["limit"] = data
                 elif lowered in ("delay", "maxdelay"):
                     seconds = float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else go_duration(data)
+                    if seconds < 0:
+                        raise ValueError(f"retry {knode.value} must not be negative")
                     spec["delay" if lowered == "delay" else "max_delay"] = seconds
                 elif lowered == "backoff":
                     if isinstance(data, bool) or not isinstance(data, (int, float)) or data < 1:
