@@ -266,3 +266,15 @@ def test_a_negative_fluxor_retry_delay_is_refused(cli, tmp_path, retry, col, wha
     (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: system/exec:execute\n    input:\n"
                                       f"      failOnError: true\n      commands: [\"exit 5\"]\n    retry: {retry}\n")
     assert refused(cli, tmp_path, "wf.yaml") == f"wf.yaml:7:{col}: {what}\n"
+
+
+# -- Floe timer tasks ----------------------------------------------------------------------------
+@pytest.mark.parametrize("period", ["abc", "-5", "[1]", "1e400", ".inf"])
+def test_a_floe_timer_period_that_is_no_number_of_seconds_is_flagged_and_never_hangs(cli, tmp_path, period):
+    """Floe's timer task does not wait at all; flowtui's waits `period` seconds when it is one."""
+    (tmp_path / "flow.yml").write_text("name: t\ntasks:\n  - name: W\n    listen: trigger.good\n    type: timer\n"
+                                       f"    opts:\n      period: {period}\n")
+    result = cli("run", "flow.yml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("flow.yml:7:15: warning: task `w`: `period` is not a number of seconds "
+                                    "(e.g. 30): the timer does not wait\n"), result.stderr

@@ -63,3 +63,15 @@ def scalar_env(opts, prefix="FLOE_"):
             name = prefix + "".join(c if c.isalnum() else "_" for c in str(key)).upper()
             env[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+def period_seconds(value):
+    """A timer's period in seconds; 0 when absent or not a number (a bool is not one, though 1 == True),
+    negative or infinite (the loader warns)."""
+    if value is None or isinstance(value, bool) or value == "":
+        return 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if 0 < seconds < float("inf") else 0.0
