@@ -22,6 +22,22 @@ class Diagnostic:
         return hash(str(self))
 
 
+def yaml_problem(problem) -> str:
+    """A YAML parser's problem, with the fix when it is the usual one (a tab where YAML wants spaces)."""
+    if "'\\t'" in problem:
+        return f"{problem}: YAML indents with spaces, not tabs: replace the tab"
+    return problem
+
+
+def unreadable(exc) -> str:
+    """Why a file a flow names could not be read, from what `open(...).read()` raised."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, ValueError) and "null" in str(exc):
+        return "the path holds a NUL character"
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 class FlowError(Exception):
     """The file cannot become a flow; carries every problem found, in file order."""
 

@@ -8,7 +8,7 @@ import os
 
 from ..events import Notice
 from .expand import expand_env, expand_ws
-from .opts import get_ci, merge_opts, scalar_env
+from .opts import get_ci, merge_opts, period_seconds, scalar_env
 
 ERROR_STATUS = 255
 
@@ -189,7 +189,7 @@ def git_merge(ctx):
 # -- timer, data, merge, end, unknown ---------------------------------------------------------------
 def timer(ctx):
     opts = ctx.run.runtime.in_opts(ctx.node)
-    period = _seconds(ctx.params["opts"].get("period"))
+    period = period_seconds(ctx.params["opts"].get("period"))
     if not period:
         ctx.done(0, output=opts)
         return
@@ -201,16 +201,6 @@ def timer(ctx):
         ctx.done(1)
 
     ctx.on_cancel(cancel)
-
-
-def _seconds(value):
-    """A timer's period in seconds; 0 when absent or not a number (a bool is not one, though 1 == True)."""
-    if value is None or isinstance(value, bool) or value == "":
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def data(ctx):

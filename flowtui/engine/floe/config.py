@@ -55,7 +55,12 @@ class Checker:
             if key in known:
                 continue
             hint = (hints or {}).get(key)
-            self.warn(mapping.key_loc[key], hint or f"unknown key `{key}` in {what}: Floe ignores it")
+            if not hint:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), [k for k in known if k not in mapping], n=1, cutoff=0.8)
+                hint = f"unknown key `{key}` in {what}: Floe ignores it" + (f" (did you mean `{close[0]}`?)" if close else "")
+            self.warn(mapping.key_loc[key], hint)
 
     # -- typed fields (go-yaml v2 into Go types) -------------------------------------------------
     def string(self, mapping, key, what):
@@ -210,6 +215,8 @@ def _node(check, data, default_class, index, flow_label):
     node.ignore_fail = check.boolean(data, "ignore-fail", what)
     node.use_status = check.boolean(data, "use-status", what)
     node.opts = check.mapping(data, "opts", what)
+    if node.type == "data":
+        _check_form(check, node.opts, what)
     if node.cls == "task" and node.wait:
         check.error(data.key_loc["wait"], f"{what}: task nodes can not have waits")
     if node.cls == "merge":
@@ -217,3 +224,34 @@ def _node(check, data, default_class, index, flow_label):
         if node.listen:
             check.error(data.key_loc["listen"], f"{what}: merge nodes can not have listen set")
     return node
+
+
+def _ci_key(mapping, key):
+    """The key of `mapping` that Floe's case-insensitive decoder reads as `key` (opts.get_ci's choice)."""
+    if key in mapping:
+        return key
+    return next((k for k in mapping if isinstance(k, str) and k.lower() == key), None)
+
+
+def _check_form(check, opts, what):
+    """A data node's form as Floe decodes it: {title, fields: [{id, prompt, type, value}]}. Floe fails a
+    data task whose form does not decode (and a data trigger's form is what the run asks first)."""
+    key = _ci_key(opts, "form")
+    form = opts.get(key) if key is not None else None
+    if form is None:
+        return
+    if not isinstance(form, dict):
+        check.error(opts.val_loc[key], f"{what}: `form` must be a mapping ({{title, fields}})")
+        return
+    key = _ci_key(form, "fields")
+    fields = form.get(key) if key is not None else None
+    if fields is None:
+        return
+    if not isinstance(fields, list):
+        check.error(form.val_loc[key], f"{what}: the form's `fields` must be a list of fields ({{id, prompt, type, value}})")
+        return
+    for field, loc in zip(fields, fields.item_loc, strict=True):
+        if not isinstance(field, dict):
+            check.error(loc, f"{what}: each form field must be a mapping ({{id, prompt, type, value}})")
+        elif _ci_key(field, "id") is None or field[_ci_key(field, "id")] in (None, ""):
+            check.error(loc, f"{what}: a form field needs an `id`")

@@ -5,7 +5,7 @@ The file's definition replaces the configured one for this run; the config's tri
 
 import os
 
-from ..diagnostics import Diagnostic, FlowError
+from ..diagnostics import Diagnostic, FlowError, unreadable
 from .config import Checker, parse_flow
 from .triggers import git_env
 from .yamlpos import parse
@@ -51,8 +51,8 @@ def _read(path, where):
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(where, f"flow-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
+        raise _fail(where, f"flow-file {path}: {unreadable(exc)}") from None
 
 
 def _parse(label, text, where):

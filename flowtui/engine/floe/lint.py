@@ -1,7 +1,7 @@
 """Warnings for things Floe accepts but that do not do what they seem to (§4.2, §13, §14)."""
 
 from ..diagnostics import Diagnostic
-from .opts import form_fields, get_ci
+from .opts import form_fields, get_ci, period_seconds
 from .tags import emitted_good_tags
 
 
@@ -28,6 +28,10 @@ def lint(flow, reachable):
                 if name in names or name in trig.opts:
                     warn(trig, f"trigger `{trig.id}`: git tasks read `{name.replace('ref', 'branch')}`, not `{name}`")
     for task in flow.tasks:
+        period = task.opts.get("period")
+        if task.type == "timer" and period not in (None, "", 0) and not period_seconds(period):
+            out.append(Diagnostic(task.file, *task.opts.val_loc["period"], f"task `{task.id}`: `period` is not a number "
+                                  "of seconds (e.g. 30): the timer does not wait", "warning"))
         if task.ignore_fail and task.use_status:
             warn(task, f"task `{task.id}`: ignore-fail wins over use-status: it always emits task.{task.id}.good")
     _unrouted(flow, reachable, warn)

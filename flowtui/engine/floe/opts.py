@@ -30,7 +30,8 @@ def form_fields(form):
     if not isinstance(form, dict):
         return None
     fields = []
-    for field in get_ci(form, "fields") or []:
+    listed = get_ci(form, "fields")
+    for field in listed if isinstance(listed, list) else ():  # (a data node's malformed form is a load error)
         if isinstance(field, dict) and get_ci(field, "id") not in (None, ""):
             value = get_ci(field, "value")
             fields.append((
@@ -62,3 +63,15 @@ def scalar_env(opts, prefix="FLOE_"):
             name = prefix + "".join(c if c.isalnum() else "_" for c in str(key)).upper()
             env[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+def period_seconds(value):
+    """A timer's period in seconds; 0 when absent or not a number (a bool is not one, though 1 == True),
+    negative or infinite (the loader warns)."""
+    if value is None or isinstance(value, bool) or value == "":
+        return 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if 0 < seconds < float("inf") else 0.0

@@ -2,7 +2,7 @@
 
 import re
 
-from ..diagnostics import Diagnostic, FlowError
+from ..diagnostics import Diagnostic, FlowError, yaml_problem
 from ..pyyaml import pyyaml as _yaml
 
 
@@ -124,7 +124,7 @@ def _pure(path, cleaned):
             line = cleaned.count("\n", 0, exc.position) + 1
             col = exc.position - cleaned.rfind("\n", 0, exc.position)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {problem}")]) from None
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {yaml_problem(problem)}")]) from None
 
 
 class Unmodelled(Exception):

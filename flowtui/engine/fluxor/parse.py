@@ -11,6 +11,21 @@ import re
 from ..diagnostics import Diagnostic
 from .yamlnodes import is_map, is_scalar, is_seq, kind_of, loc, mapping_get, tag_of, to_value
 
+TASK_KEYS = ("id", "name", "namespace", "service", "action", "input", "with", "init", "post", "when", "goto",
+             "dependsOn", "async", "autoPause", "template", "emit", "await", "retry", "tasks", "commands")
+
+
+_LOWER_TASK_KEYS = frozenset(k.lower() for k in TASK_KEYS)
+
+
+def _close_task_key(lowered):
+    """The task key a misspelt one (`acton`, `inptu`) was meant to be, or None."""
+    import difflib
+
+    close = difflib.get_close_matches(lowered, [k.lower() for k in TASK_KEYS], n=1, cutoff=0.8)
+    return next(k for k in TASK_KEYS if k.lower() == close[0]) if close else None
+
+
 _TYPED_PARAM = re.compile(r"^([^\[\]()]+)\[(.+)\]\((.*)\)$")
 _GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
@@ -164,9 +179,14 @@ class Walker:
             elif lowered == "commands" and is_seq(value):
                 t.commands = (to_value(value), loc(value))
             elif is_map(value):
+                close = _close_task_key(lowered)
+                if close and not any(is_scalar(k) and k.value.lower() in _LOWER_TASK_KEYS for k, _ in value.value):
+                    self.warn(knode, f"`{name}` holds a mapping, so it is a subtask, as in Fluxor (did you mean `{close}`?)")
                 t.subtasks.append(self.task(name, value, loc(knode)))
             else:
-                self.warn(knode, f"`{name}` is not a Fluxor task key and holds no task: ignored")
+                close = _close_task_key(lowered)
+                self.warn(knode, f"`{name}` is not a Fluxor task key and holds no task: ignored"
+                          + (f" (did you mean `{close}`?)" if close else ""))
         if not t.namespace:
             t.namespace = t.name
         return t
@@ -324,6 +344,8 @@ class Walker:
                     spec["limit"] = data
                 elif lowered in ("delay", "maxdelay"):
                     seconds = float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else go_duration(data)
+                    if seconds < 0:
+                        raise ValueError(f"retry {knode.value} must not be negative")
                     spec["delay" if lowered == "delay" else "max_delay"] = seconds
                 elif lowered == "backoff":
                     if isinstance(data, bool) or not isinstance(data, (int, float)) or data < 1:

@@ -9,7 +9,7 @@ with YAML 1.2's tag rules in place of PyYAML's 1.1 ones. Load-time directives (`
 import os
 import re
 
-from ..diagnostics import Diagnostic, FlowError
+from ..diagnostics import Diagnostic, FlowError, unreadable, yaml_problem
 from ..pyyaml import pyyaml
 
 _ENV = re.compile(r"\$\{env\.([A-Za-z0-9_]+)\}")
@@ -127,7 +127,7 @@ def compose(path, text):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
+        raise FlowError([Diagnostic(path, line, col, f"invalid YAML: {yaml_problem(exc.problem or exc.context)}")]) from None
     except yaml.YAMLError as exc:  # a character YAML does not allow
         position = getattr(exc, "position", None)
         line, col = 1, 1
@@ -232,8 +232,9 @@ class Directives:
         try:
             with open(full, encoding="utf-8") as handle:
                 text = handle.read()
-        except OSError as exc:
-            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): cannot read {full}: {exc.strerror or exc}"))
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
+            why = unreadable(exc)
+            self.errors.append(Diagnostic(file, line, col, f"$import({spec}): cannot read {full}: {why}"))
             return node
         if ext in (".txt", ".vm"):
             return ScalarNode("tag:yaml.org,2002:str", text, start_mark=node.start_mark, end_mark=node.end_mark)

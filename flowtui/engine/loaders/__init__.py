@@ -68,29 +68,31 @@ def detect(path, text) -> str:
 
 def _sniff(path, text):
     """(format, the YAML document or None): the Floe loader reuses detection's parse."""
-    stripped = text.lstrip()
+    bom = text.startswith("\ufeff")  # YAML skips it; Flow-CTRL's loader says it refuses it
+    body = text[1:] if bom else text
     data = document = None
-    is_json = path.endswith(".json") or stripped.startswith("{")
+    is_json = path.endswith(".json") or body.lstrip().startswith("{")
     if is_json:
         try:
-            data = json.loads(text)
+            data = json.loads(body)
         except json.JSONDecodeError as exc:
             if path.endswith(".json"):
-                raise FlowError([Diagnostic(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+                col = exc.colno + (1 if bom and exc.lineno == 1 else 0)
+                raise FlowError([Diagnostic(path, exc.lineno, col, f"invalid JSON: {exc.msg}")]) from None
     if data is None:
         if _FLUXOR_KEY.search(text):
             return "fluxor", None  # Fluxor's loader composes YAML 1.2 nodes itself: no parse here
         from ..floe import yamlpos
 
         data = document = yamlpos.parse(path, text)
-    return _format(path, data), document
+    return _format(path, data, text), document
 
 
 # A top-level `pipeline:` key in block style (Fluxor ignores the key's case), found without parsing.
 _FLUXOR_KEY = re.compile(r"^pipeline[ \t]*:(?:[ \t]|$)", re.IGNORECASE | re.MULTILINE)
 
 
-def _format(path, data):
+def _format(path, data, text=""):
     if isinstance(data, dict):
         if any(isinstance(k, str) and k.lower() == "pipeline" for k in data):  # Fluxor keys ignore case
             return "fluxor"
@@ -101,17 +103,48 @@ def _format(path, data):
             isinstance(t, dict) and ({"listen", "class", "type", "wait"} & set(t)) for t in tasks
         ):
             return "floe"
+        triggers = data.get("triggers")  # a flow whose `tasks` is misspelt: its triggers still say Floe
+        if isinstance(triggers, list) and any(
+            isinstance(t, dict) and "cmd" not in t and ({"type", "opts"} & set(t)) for t in triggers
+        ):
+            return "floe"
         stages = [v for k, v in data.items() if k != "name"]
         if stages and all(isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in stages):
             return "flowctrl"  # the contract's rule: every stage a list of action objects (or empty)
         if any(isinstance(v, list) and any(isinstance(a, dict) for a in v) for v in stages):
             return "flowctrl"  # meant as a sketch (a stage holds an action): report its problems, not the format
-    raise FlowError([Diagnostic(
-        path, 1, 1,
-        "cannot tell the format: expected a Flow-CTRL sketch (a JSON object of stages, each a list "
+    raise _cannot_tell(path, data, text)
+
+
+def _cannot_tell(path, data, text):
+    line, col, hint = _misspelt_key(data, text)
+    return FlowError([Diagnostic(
+        path, line, col,
+        f"cannot tell the format: {hint}expected a Flow-CTRL sketch (a JSON object of stages, each a list "
         "of actions), a Fluxor workflow (a document with `pipeline`) or a Floe flow (`flows`, or "
         "`tasks` using listen/class/type); pass --format flowctrl|fluxor|floe",
     )])
+
+
+_FORMAT_KEYS = {"pipeline": "a Fluxor workflow", "flows": "a Floe host config"}  # (`task` is a common key)
+
+
+def _misspelt_key(data, text):
+    """(line, col, hint) of a top-level key that looks like a misspelt `pipeline` or `flows`."""
+    if not isinstance(data, dict) or any(isinstance(k, str) and k.lower() in _FORMAT_KEYS for k in data):
+        return 1, 1, ""
+    import difflib
+
+    for key in data:
+        close = isinstance(key, str) and difflib.get_close_matches(key.lower(), _FORMAT_KEYS, n=1, cutoff=0.85)
+        if close:
+            where = getattr(data, "key_loc", {}).get(key)  # a YAML document knows where its keys are
+            if where is None and text:
+                from ..jsonpos import JsonPositions
+
+                where = JsonPositions(text).key.get((key,))
+            return (*(where or (1, 1)), f"`{key}`: did you mean `{close[0]}` ({_FORMAT_KEYS[close[0]]})? Or else: ")
+    return 1, 1, ""
 
 
 def format_module(fmt):
@@ -136,6 +169,8 @@ def _load(path, fmt, options):
     if not fmt or fmt == "auto":
         fmt, document = _sniff(path, text)
         if fmt == "flowctrl" and document is not None and not text.lstrip().startswith("{"):
+            if _misspelt_key(document, text)[2]:  # `flow:` or `pipline:` over lists of mappings
+                raise _cannot_tell(path, document, text)
             raise FlowError([Diagnostic(  # (a `{` text is JSON with a mistake: the loader points at it)
                 path, 1, 1, "this looks like a Flow-CTRL sketch written in YAML, but Flow-CTRL sketches are JSON: "
                 "write it as JSON (the YAML formats are Fluxor workflows and Floe flows)",

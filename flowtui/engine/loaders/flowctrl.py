@@ -35,6 +35,9 @@ def load(path, text, options=None) -> FlowDef:
             duplicated.append(True)
         return dict(pairs)
 
+    if text.startswith("\ufeff"):  # json.load (Flow-CTRL's reader) says `Unexpected UTF-8 BOM`
+        raise FlowError([Diagnostic(path, 1, 1, "the file starts with a UTF-8 byte order mark (BOM), which Flow-CTRL's "
+                                    "JSON reader refuses: save it as UTF-8 without BOM")])
     try:
         data = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
@@ -108,6 +111,10 @@ def _semantic_problems(data):
                 problems.append(((stage, index, "name"), f"task id `{task_id}` is also {ids[task_id]}: rename one"))
             seen.add(name)
             ids.setdefault(task_id, f"the id of action `{name}` in stage `{stage}`")
+        for index, action in enumerate(actions):  # json.loads reads `\u0000`; no shell can run it
+            for key in ("cmd", *HOOKS) if isinstance(action, dict) else ():
+                if isinstance(action.get(key), str) and "\0" in action[key]:
+                    problems.append(((stage, index, key), f"`{key}` holds a NUL character (\\u0000): no command can contain one"))
     return problems
 
 

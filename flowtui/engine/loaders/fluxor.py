@@ -45,21 +45,59 @@ def _refuse_surrogates(path, node):
                 stack.extend(reversed(item) if isinstance(item, tuple) else (item,))
 
 
-def _check_locations(path, nodes, errors):
-    """A literal `workflow:run` location must exist next to the workflow (checked before anything runs)."""
+def _check_locations(path, nodes, errors, options):
+    """A literal `workflow:run` location must name a workflow that loads, and that does not run the
+    workflows that run it (it would never end): checked before anything runs, as deep as they go."""
     from ..fluxor.inputs import text_field
     from ..fluxor.runtime import resolve_location
 
+    chain = options.get("_workflow_chain") or (os.path.realpath(path),)
+    checked = {}
     for node in nodes.values():
         action = node.action
         if action is None or action.kind != "workflow:run":
             continue
         data = action.params.get("input") or {}
         location = text_field(data, "location")
-        if location and "$" not in location and not text_field(data, "source"):
-            target = resolve_location(path, location)
-            if not os.path.isfile(target):
-                errors.append(Diagnostic(path, *(node.loc or (1, 1)), f"task {node.id}: sub-workflow {location} not found (looked for {target})"))
+        if not location or "$" in location or text_field(data, "source"):
+            continue
+        target = resolve_location(path, location)
+        where = (path, *(node.loc or (1, 1)))
+        if not os.path.isfile(target):
+            errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location} not found (looked for {target})"))
+            continue
+        real = os.path.realpath(target)
+        if real in chain:
+            names = [os.path.basename(p) for p in (*chain[chain.index(real):], real)]
+            errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location} runs itself "
+                                     f"({' -> '.join(names)}): it would never end"))
+            continue
+        if real not in checked:
+            checked[real] = _child_problems(path, location, target, {**options, "_workflow_chain": (*chain, real)})
+        problem = checked[real]
+        if isinstance(problem, str):
+            errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location}: {problem}"))
+        else:
+            errors.extend(d for d in problem if d not in errors)
+
+
+def _child_problems(path, location, target, options):
+    """The errors of loading a sub-workflow (shown by the path the user would type), or why it cannot be read."""
+    from ..diagnostics import unreadable
+
+    try:
+        with open(target, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, ValueError) as exc:
+        return f"cannot read {target}: {unreadable(exc)}"
+    shown = target
+    if not os.path.isabs(location):
+        shown = os.path.normpath(os.path.join(os.path.dirname(path), os.path.relpath(target, os.path.dirname(os.path.abspath(path)))))
+    try:
+        load(shown, text, options)
+    except FlowError as exc:
+        return exc.diagnostics
+    return []
 
 
 def load(path, text, options) -> FlowDef:
@@ -89,7 +127,7 @@ def load(path, text, options) -> FlowDef:
             for key in ("template", "emit"):
                 for inner in (node.extra.get(key) or {}).get("nodes", ()):
                     all_nodes[inner.id] = inner
-        _check_locations(path, all_nodes, walker.errors)
+        _check_locations(path, all_nodes, walker.errors, options)
     if walker.errors:
         raise FlowError(walker.errors)
     return FlowDef(
