@@ -159,6 +159,38 @@ def test_workflows_that_run_each_other_are_refused_where_the_cycle_closes(cli, t
         "(parent.yaml -> child.yaml -> parent.yaml): it would never end\n")
 
 
+COUNTDOWN = """pipeline:
+  show:
+    action: printer:print
+    input:
+      message: "n=$n"
+  again:
+    when: $n > 0
+    action: workflow:run
+    input:
+      location: countdown
+      context:
+        n: ${n - 1}
+"""
+
+
+def test_a_workflow_that_runs_itself_under_a_when_runs_until_the_when_is_false(cli, tmp_path):
+    (tmp_path / "countdown.yaml").write_text(COUNTDOWN)
+    result = cli("run", "countdown.yaml", "--no-ui", "--set", "n=2")
+    assert result.returncode == 0, result.stderr
+    assert [line.split("] ")[1] for line in result.stdout.splitlines() if "] n=" in line] == ["n=2", "n=1", "n=0"]
+
+
+def test_a_workflow_that_runs_itself_through_a_variable_stops_at_the_depth_guard_with_a_bounded_error(cli, tmp_path):
+    """Each level quotes the errors of the one below, escaped again (twice as long per level): the
+    quote is cut, or 32 levels would take gigabytes."""
+    (tmp_path / "self.yaml").write_text(
+        "pipeline:\n  again:\n    action: workflow:run\n    input:\n      location: $me\n      context:\n        me: $me\n")
+    result = cli("run", "self.yaml", "--no-ui", "--set", "me=self", "--report", "report.json")
+    assert result.returncode == 1 and "nested 32 deep" in result.stdout
+    assert (tmp_path / "report.json").stat().st_size < 200_000
+
+
 def test_a_sub_workflow_used_twice_is_no_cycle(cli, tmp_path):
     (tmp_path / "parent.yaml").write_text(PARENT + PARENT.split("pipeline:\n", 1)[1].replace("first", "again")
                                           .replace("  sub:", "  sub2:"))

@@ -19,6 +19,7 @@ from .expr import ExprError, condition
 from .values import normalise
 
 MAX_WORKFLOW_DEPTH = 32
+_DUE_SHOWN = 2000  # characters of a failed sub-workflow's errors quoted in its parent's
 
 
 def rebase(nodes, mapping, parent, scope=None, data=None, root_deps=()):
@@ -387,7 +388,10 @@ class FluxorRuntime(Runtime):
         if state.status in FAILURES and process_state == "failed":
             if info["ignore"]:
                 return self.completed(node, output) or (SUCCEEDED, None)
-            message = f"failed to run process {pid}, due to {json.dumps(errors or {'error': state.error}, default=str)}"
+            due = json.dumps(errors or {"error": state.error}, default=str)
+            if len(due) > _DUE_SHOWN:  # each level quotes the one below, escaped again: 2x per level
+                due = due[:_DUE_SHOWN] + f"… ({len(due) - _DUE_SHOWN:,} more characters)"
+            message = f"failed to run process {pid}, due to {due}"
             return self.fail(node, message)
         return None
 

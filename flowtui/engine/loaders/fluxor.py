@@ -47,7 +47,8 @@ def _refuse_surrogates(path, node):
 
 def _check_locations(path, nodes, errors, options):
     """A literal `workflow:run` location must name a workflow that loads, and that does not run the
-    workflows that run it (it would never end): checked before anything runs, as deep as they go."""
+    workflows that run it unless a `when` may stop it (it would never end): checked before anything
+    runs, as deep as they go."""
     from ..fluxor.inputs import text_field
     from ..fluxor.runtime import resolve_location
 
@@ -67,6 +68,8 @@ def _check_locations(path, nodes, errors, options):
             errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location} not found (looked for {target})"))
             continue
         real = os.path.realpath(target)
+        if real in chain and _guarded(node, nodes):
+            continue  # recursion a `when` can end (a countdown in the context): the run's depth guard stays
         if real in chain:
             names = [os.path.basename(p) for p in (*chain[chain.index(real):], real)]
             errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location} runs itself "
@@ -79,6 +82,15 @@ def _check_locations(path, nodes, errors, options):
             errors.append(Diagnostic(*where, f"task {node.id}: sub-workflow {location}: {problem}"))
         else:
             errors.extend(d for d in problem if d not in errors)
+
+
+def _guarded(node, nodes):
+    """True when a `when` on the task or a group around it may stop it from running."""
+    while node is not None:
+        if node.extra.get("when"):
+            return True
+        node = nodes.get(node.parent)
+    return False
 
 
 def _child_problems(path, location, target, options):
