@@ -315,9 +315,10 @@ def _start_form(flow, missing, use_tui, err):
 
 
 def cmd_run(args, out, err):
-    if args.max_parallel is not None and args.max_parallel < 1:
-        err.write("flowtui: --max-parallel must be at least 1\n")
-        return EXIT_USAGE
+    for option, value in (("--max-parallel", args.max_parallel), ("--max-iterations", args.max_iterations)):
+        if value is not None and value < 1:
+            err.write(f"flowtui: {option} must be at least 1\n")
+            return EXIT_USAGE
     from .headless import output_problem
 
     problem = output_problem(args)

@@ -126,6 +126,9 @@ def test_exit_2_for_usage_errors(flowtui):
     result = flowtui("run", "sketch.json", "--no-ui", "--max-parallel", "0", sketch=PASSING)
     assert result.returncode == 2 and "--max-parallel" in result.stderr
     no_traceback(result)
+    for value in ("0", "-1"):  # 0 used to mean the default, -1 a loop guard no loop could pass
+        result = flowtui("run", "sketch.json", "--no-ui", "--max-iterations", value, sketch=PASSING)
+        assert (result.returncode, result.stderr) == (2, "flowtui: --max-iterations must be at least 1\n")
 
 
 @pytest.mark.parametrize("option", ["--report", "--junit", "--events"])

@@ -53,3 +53,8 @@ def test_schema_pattern_agrees_with_the_parser(text):
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_a_null_duration_is_named_as_the_file_wrote_it():
+    with pytest.raises(ValueError, match=r"^invalid duration null: use"):
+        parse_duration(None)

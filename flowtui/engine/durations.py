@@ -10,7 +10,8 @@ def parse_duration(text) -> float:
     """Seconds in `text`; ValueError (with a message saying what is allowed) otherwise."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"invalid duration {text!r}: use <number><s|m|h|d>, e.g. 30s, 10m, 1.5h, 2d")
+        shown = "null" if text is None else repr(text)  # as the file wrote it
+        raise ValueError(f"invalid duration {shown}: use <number><s|m|h|d>, e.g. 30s, 10m, 1.5h, 2d")
     seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be greater than zero")
