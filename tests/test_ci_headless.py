@@ -1,0 +1,48 @@
+"""`flowtui run --no-ui` as CI runs it: no terminal, stdin from /dev/null, output to files and pipes."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+LIMIT = 60  # a guard against a hang, not a timing assertion
+
+
+@pytest.fixture
+def ci_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "NO_COLOR", "PYTHONUNBUFFERED")}
+    env.update(CI="true", TERM="dumb", FLOWTUI_STATE_DIR=str(tmp_path / "state"))
+    return env
+
+
+@pytest.fixture
+def ci_run(flowtui_cmd, tmp_path, ci_env):
+    """ci_run(*args, sketch=dict, extra_env=None) -> CompletedProcess: `flowtui ARGS` in tmp_path, as CI
+    runs it (stdin /dev/null, stdout and stderr pipes)."""
+
+    def call(*args, sketch=None, extra_env=None):
+        if sketch is not None:
+            (tmp_path / "sketch.json").write_text(json.dumps(sketch, indent=2))
+        return subprocess.run(
+            [*flowtui_cmd, *args], cwd=tmp_path, env={**ci_env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=LIMIT,
+        )
+
+    return call
+
+
+def test_a_background_child_that_floods_the_output_does_not_keep_the_run_going(ci_run, tmp_path):
+    """A task's leader exits while a child it started in the background keeps writing to the task's
+    output faster than flowtui reads it (`yes &`): the task ends with its leader, the child is ended
+    with it, and the run goes on. flowtui used to read the pipe until it was empty, which it never
+    was: the run hung for good, deaf to SIGTERM, filling the --events file."""
+    # The leader waits on a FIFO until the child has written a first burst and starts flooding.
+    flood = ("mkfifo ready; (head -c 300000 /dev/zero | tr '\\0' '\\n'; echo > ready; exec yes) & "
+             "read go < ready; echo leader done")
+    sketch = {"name": "bg", "s": [{"name": "flood", "cmd": flood}, {"name": "after", "cmd": "echo after"}]}
+    result = ci_run("run", "sketch.json", "--no-ui", "--events", "events.jsonl", sketch=sketch)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "[s/flood] leader done\n" in out and "[s/after] after\n" in out
+    assert "run succeeded" in out
