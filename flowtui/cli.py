@@ -380,7 +380,7 @@ def cmd_run(args, out, err):
 
 
 def _run_tui(run, args, state_dir):
-    from .headless import write_reports
+    from .headless import events_outcome, write_reports
     from .reporters.tails import Tails
     from .screens.app import main as tui_main
     from .screens.source import LocalSource
@@ -396,7 +396,7 @@ def _run_tui(run, args, state_dir):
     finally:
         if events:
             events.close()
-    return write_reports(run, args, tails, code)
+    return write_reports(run, args, tails, events_outcome(events, args.events, code))
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}

@@ -46,3 +46,20 @@ def test_a_background_child_that_floods_the_output_does_not_keep_the_run_going(c
     out = result.stdout.decode()
     assert "[s/flood] leader done\n" in out and "[s/after] after\n" in out
     assert "run succeeded" in out
+
+
+PASSING = {"name": "ok", "s": [{"name": "a", "cmd": "echo a"}, {"name": "b", "cmd": "echo b"}]}
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device every write fails on: a full disk)")
+def test_events_that_cannot_be_written_during_the_run_fail_it_without_a_traceback(ci_run, tmp_path):
+    """The disk fills up while --events is written: the run goes on, its other reports are written,
+    one line says what happened and the exit code is 1, as for a --report that cannot be written.
+    It used to end in a traceback at the first event, before any task ran."""
+    result = ci_run("run", "sketch.json", "--no-ui", "--events", "/dev/full", "--report", "run.json", sketch=PASSING)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert "Traceback" not in err
+    assert "[s/a] a\n" in out and "[s/b] b\n" in out
+    assert err == "flowtui: cannot write --events /dev/full: No space left on device (exit 1, though the run succeeded)\n"
+    assert result.returncode == 1
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "succeeded"
