@@ -405,6 +405,10 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
 def main(argv=None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if getattr(out, "errors", None) == "strict" and hasattr(out, "reconfigure"):
+        # A stdout that cannot encode ▶ ✔ or a task's output (an ASCII or Latin-1 locale): `?` for
+        # what it cannot show, rather than a traceback that leaves the tasks running.
+        out.reconfigure(errors="replace")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = (argv and not argv[0].startswith("-") and build_parser(only=argv[0])) or build_parser()
     args = parser.parse_args(argv)

@@ -63,3 +63,17 @@ def test_events_that_cannot_be_written_during_the_run_fail_it_without_a_tracebac
     assert err == "flowtui: cannot write --events /dev/full: No space left on device (exit 1, though the run succeeded)\n"
     assert result.returncode == 1
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_stdout_that_cannot_encode_the_status_marks_still_gets_the_run(ci_run, encoding):
+    """A CI job whose locale or PYTHONIOENCODING gives stdout an encoding without ▶ ✔ (or a task's
+    output): what cannot be encoded is replaced. It used to end the run in a traceback at the first
+    line, leaving the task it had started running."""
+    sketch = {"name": "enc", "s": [{"name": "a", "cmd": "echo café ☕"}, {"name": "b", "cmd": "echo b"}]}
+    result = ci_run("run", "sketch.json", "--no-ui", sketch=sketch, extra_env={"PYTHONIOENCODING": encoding})
+    out, err = result.stdout.decode(encoding), result.stderr.decode(encoding)
+    assert "Traceback" not in err
+    assert result.returncode == 0, err
+    assert ("[s/a] caf? ?\n" if encoding == "ascii" else "[s/a] café ?\n") in out
+    assert "[s/b] b\n" in out and "? s/b succeeded, exit 0" in out
