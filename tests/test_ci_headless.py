@@ -77,3 +77,32 @@ def test_a_stdout_that_cannot_encode_the_status_marks_still_gets_the_run(ci_run,
     assert result.returncode == 0, err
     assert ("[s/a] caf? ?\n" if encoding == "ascii" else "[s/a] café ?\n") in out
     assert "[s/b] b\n" in out and "? s/b succeeded, exit 0" in out
+
+
+def test_github_workflow_commands_from_a_task_reach_the_runner(ci_run):
+    """Under GitHub Actions a task's `::add-mask::`, `::error file=…::` (ruff/eslint's github output
+    format), `::warning::`… are written at the start of the line, where the runner reads them: with
+    the task-id prefix in front they were plain text, so a masked secret was printed in the log and
+    no annotation appeared. `::group::`/`::endgroup::` keep the prefix: flowtui's own groups fold
+    each task, and GitHub does not nest groups."""
+    cmd = ("echo '::add-mask::s3cret'; echo '::error file=app.py,line=3,col=1::F401 unused import'; "
+           "echo '  ::warning::spaced'; echo '::group::inner'; echo 'plain :: text'; echo '::endgroup::'")
+    sketch = {"name": "gh", "s": [{"name": "lint", "cmd": cmd}]}
+    result = ci_run("run", "sketch.json", "--no-ui", sketch=sketch, extra_env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    start = lines.index("▶ s/lint started")
+    assert lines[start + 1:start + 7] == [
+        "::add-mask::s3cret",
+        "::error file=app.py,line=3,col=1::F401 unused import",
+        "  ::warning::spaced",
+        "[s/lint] ::group::inner",
+        "[s/lint] plain :: text",
+        "[s/lint] ::endgroup::",
+    ]
+
+
+def test_workflow_commands_keep_the_prefix_outside_github_actions(ci_run):
+    sketch = {"name": "gh", "s": [{"name": "lint", "cmd": "echo '::error::boom'"}]}
+    result = ci_run("run", "sketch.json", "--no-ui", sketch=sketch)
+    assert "[s/lint] ::error::boom\n" in result.stdout.decode()
