@@ -402,7 +402,25 @@ def _run_tui(run, args, state_dir):
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
 
 
+def _open_closed_std_streams():
+    """stdin, stdout or stderr closed (`flowtui run … <&-`): /dev/null in its place, as a daemon
+    does. Python leaves such a stream None, and the descriptor number would go to the next file
+    opened (the run store), where a task's output or a `print` could land."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False, errors="replace"))  # noqa: SIM115
+
+
 def main(argv=None, out=None, err=None) -> int:
+    _open_closed_std_streams()
     out = out or sys.stdout
     err = err or sys.stderr
     if getattr(out, "errors", None) == "strict" and hasattr(out, "reconfigure"):

@@ -106,3 +106,17 @@ def test_workflow_commands_keep_the_prefix_outside_github_actions(ci_run):
     sketch = {"name": "gh", "s": [{"name": "lint", "cmd": "echo '::error::boom'"}]}
     result = ci_run("run", "sketch.json", "--no-ui", sketch=sketch)
     assert "[s/lint] ::error::boom\n" in result.stdout.decode()
+
+
+@pytest.mark.parametrize("closed", ["<&-", ">&-"], ids=["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_read_as_dev_null(flowtui_cmd, tmp_path, ci_env, closed):
+    """A job step that closes a standard descriptor (`flowtui run … <&-`): the run happens as with
+    /dev/null there. Python leaves sys.stdin (or sys.stdout) None then, and flowtui ended in an
+    AttributeError traceback before running anything."""
+    (tmp_path / "sketch.json").write_text(json.dumps(PASSING))
+    argv = [*flowtui_cmd, "run", "sketch.json", "--no-ui", "--report", "run.json"]
+    result = subprocess.run(["/bin/sh", "-c", f'exec "$@" {closed}', "sh", *argv], cwd=tmp_path, env=ci_env,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=LIMIT)
+    assert "Traceback" not in result.stderr.decode()
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "succeeded"
