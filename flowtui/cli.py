@@ -109,7 +109,7 @@ def build_parser(only=None):
     run.add_argument("file")
     run.add_argument("--no-ui", action="store_true", help="headless: attributed output, exit codes, reports")
     _format_args(run)
-    run.add_argument("--max-parallel", type=int, default=None, metavar="N", help="concurrent tasks (default: CPUs)")
+    run.add_argument("--max-parallel", type=int, default=None, metavar="N", help="concurrent tasks (default: the CPUs it may use, as nproc counts)")
     run.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
     run.add_argument("--approve-all", action="store_true", help="approve every gated task")
     run.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")

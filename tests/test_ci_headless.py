@@ -120,3 +120,24 @@ def test_a_closed_stdin_or_stdout_is_read_as_dev_null(flowtui_cmd, tmp_path, ci_
     assert "Traceback" not in result.stderr.decode()
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_the_default_max_parallel_is_the_cpus_the_runner_may_use(flowtui_cmd, tmp_path, ci_env):
+    """A CI container pinned to some CPUs (docker --cpuset-cpus, taskset) runs as many tasks at once
+    as it has CPUs, as `nproc` counts them, not as many as the host has: pinned to one, the two
+    tasks that both wait on the trigger run one after the other."""
+    flow = ("id: pinned\ntasks:\n"
+            "  - {name: a, listen: trigger.good, type: exec, opts: {cmd: 'echo a'}}\n"
+            "  - {name: b, listen: trigger.good, type: exec, opts: {cmd: 'echo b'}}\n")
+    (tmp_path / "pinned.floe.yml").write_text(flow)
+    result = subprocess.run(
+        [*flowtui_cmd, "run", "pinned.floe.yml", "--no-ui", "--events", "events.jsonl"], cwd=tmp_path, env=ci_env,
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=LIMIT,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    order = [(e["type"], e["task"]) for e in events
+             if e["type"] in ("task_started", "task_finished") and e["task"] in ("a", "b")]
+    assert order == [("task_started", "a"), ("task_finished", "a"), ("task_started", "b"), ("task_finished", "b")]
