@@ -109,7 +109,7 @@ def build_parser(only=None):
     run.add_argument("file")
     run.add_argument("--no-ui", action="store_true", help="headless: attributed output, exit codes, reports")
     _format_args(run)
-    run.add_argument("--max-parallel", type=int, default=None, metavar="N", help="concurrent tasks (default: CPUs)")
+    run.add_argument("--max-parallel", type=int, default=None, metavar="N", help="concurrent tasks (default: the CPUs it may use, as nproc counts)")
     run.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
     run.add_argument("--approve-all", action="store_true", help="approve every gated task")
     run.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")
@@ -381,7 +381,7 @@ def cmd_run(args, out, err):
 
 
 def _run_tui(run, args, state_dir):
-    from .headless import write_reports
+    from .headless import events_outcome, write_reports
     from .reporters.tails import Tails
     from .screens.app import main as tui_main
     from .screens.source import LocalSource
@@ -397,15 +397,37 @@ def _run_tui(run, args, state_dir):
     finally:
         if events:
             events.close()
-    return write_reports(run, args, tails, code)
+    return write_reports(run, args, tails, events_outcome(events, args.events, code))
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph}
 
 
+def _open_closed_std_streams():
+    """stdin, stdout or stderr closed (`flowtui run … <&-`): /dev/null in its place, as a daemon
+    does. Python leaves such a stream None, and the descriptor number would go to the next file
+    opened (the run store), where a task's output or a `print` could land."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False, errors="replace"))  # noqa: SIM115
+
+
 def main(argv=None, out=None, err=None) -> int:
+    _open_closed_std_streams()
     out = out or sys.stdout
     err = err or sys.stderr
+    if getattr(out, "errors", None) == "strict" and hasattr(out, "reconfigure"):
+        # A stdout that cannot encode ▶ ✔ or a task's output (an ASCII or Latin-1 locale): `?` for
+        # what it cannot show, rather than a traceback that leaves the tasks running.
+        out.reconfigure(errors="replace")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = (argv and not argv[0].startswith("-") and build_parser(only=argv[0])) or build_parser()
     args = parser.parse_args(argv)

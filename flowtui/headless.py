@@ -258,7 +258,18 @@ def run_headless(run, args, out=sys.stdout) -> int:
         kill_stragglers()
         if events:
             events.close()
+    code = events_outcome(events, args.events, code)
     return write_reports(run, args, tails, code)
+
+
+def events_outcome(events, path, code):
+    """The exit code once --events is closed: 1, not 0, when it could not be written all through
+    (a full disk), said in one line, as for a report."""
+    if events is None or events.error is None:
+        return code
+    then = "" if code else " (exit 1, though the run succeeded)"
+    say(f"flowtui: cannot write --events {path}: {events.error.strerror or events.error}{then}\n")
+    return code or EXIT_FAILED
 
 
 def write_reports(run, args, tails, code):

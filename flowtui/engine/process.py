@@ -1,8 +1,11 @@
 """Child processes in their own process group, streamed line by line through the reactor."""
 
 import errno
+import fcntl
 import os
 import signal
+import sys
+import termios
 
 # Characters and words that need a real shell. Anything else is exec'd directly, as make does:
 # it saves a /bin/sh start per task and behaves the same.
@@ -262,22 +265,22 @@ class Process:
         self._streams[fd] = (stream, LineSplitter())
         self.reactor.add_reader(fd, lambda: self._read(fd))
 
-    def _read(self, fd) -> bool:
-        """Read one chunk; False when nothing was there (would block, or end of stream)."""
+    def _read(self, fd) -> int:
+        """Read one chunk; its size, 0 when nothing was there (would block, or end of stream)."""
         entry = self._streams.get(fd)
         if entry is None:  # closed earlier in the same loop turn: the exit was reaped first
-            return False
+            return 0
         stream, splitter = entry
         try:
             chunk = os.read(fd, _READ_SIZE)
         except BlockingIOError:
-            return False
+            return 0
         except OSError:  # EIO: the pty's other side closed
             chunk = b""
         if not chunk:
             self._close_stream(fd)
             self._output_ended()
-            return False
+            return 0
         text = splitter.feed(chunk)
         if text is not None:
             self.on_output(stream, text)
@@ -285,14 +288,26 @@ class Process:
             drawing = splitter.drawing()
             if drawing is not None:
                 self.on_partial(stream, drawing)
-        return True
+        return len(chunk)
+
+    def _drain(self, fd):
+        """Read what `fd` holds now (to its end, if it ended), not what is written meanwhile: a child
+        left in the background (`yes &`) may write faster than flowtui reads, for ever."""
+        try:
+            left = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
+        except OSError:
+            left = _READ_SIZE
+        while fd in self._streams:
+            got = self._read(fd)
+            left -= got
+            if not got or left < 0:  # at 0, one more read finds the end, or that nothing is there
+                return
 
     def _output_ended(self):
         """One stream ended: most likely the process exited, which closes all of them at once, so
-        read the others to their end now and reap it, rather than wake up once per descriptor."""
+        read what the others hold now and reap it, rather than wake up once per descriptor."""
         for fd in list(self._streams):
-            while fd in self._streams and self._read(fd):
-                pass
+            self._drain(fd)
         if not self._streams and self._pidfd is not None and self._exit_code(block=False) is not None:
             self._finish()  # it closed its output by exiting: no need to wait for the pidfd
 
@@ -338,8 +353,7 @@ class Process:
         # Drain what the leader wrote before exiting; stragglers left in its group are ended so
         # a finished task leaves no process behind.
         for fd in list(self._streams):
-            while fd in self._streams and self._read(fd):
-                pass
+            self._drain(fd)
         if self._signal_group(signal.SIGTERM) and self._kill_timer is None:
             self._kill_timer = self.reactor.call_later(3.0, lambda: self._signal_group(signal.SIGKILL))
         for fd in list(self._streams):

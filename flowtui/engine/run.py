@@ -51,6 +51,15 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
 
 
+def usable_cpus():
+    """The CPUs this process may run on, as `nproc` counts them: a CI container pinned to two of a
+    host's 64 (docker --cpuset-cpus, taskset) gets 2, not 64."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity (macOS)
+        return os.cpu_count() or 1
+
+
 class Runtime:
     """Format-specific behaviour plugged into a run (Fluxor expressions, Floe events…).
 
@@ -95,7 +104,7 @@ class Run:
         self.reactor = reactor or Reactor()
         self.bus = bus or ev.Bus()
         self.run_id = run_id or new_run_id()
-        self.max_parallel = max(1, max_parallel or os.cpu_count() or 1)
+        self.max_parallel = max(1, max_parallel or usable_cpus())
         self.ask = tuple(ask)
         self.kill_grace = kill_grace
         self.max_iterations = max_iterations

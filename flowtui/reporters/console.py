@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import select
 import stat
 
@@ -12,6 +13,10 @@ _STYLES = {
     "cancelled": ("■", "33"), "skipped": ("↷", "2"), "not_run": ("·", "2"),
 }
 
+
+# A GitHub Actions workflow command (`::add-mask::…`, `::error file=…::…`): the runner reads it only at
+# the start of a line. Not `::group::`/`::endgroup::`: flowtui's own groups fold each task.
+_WORKFLOW_COMMAND = re.compile(r" *::(?!(?:group|endgroup)::)[a-z][\w-]*(?: [^\n]*)?::", re.IGNORECASE)
 
 # Written (and flushed) as soon as they happen: a prompt or the end may follow at once.
 _AT_ONCE = frozenset({"approval_requested", "run_paused", "run_stopping", "run_finished", "notice"})
@@ -109,6 +114,9 @@ class ConsolePrinter:
             prefix += self._paint(f"({hook})", "2") + " "
         if stream == "stderr" and self.color:
             prefix += "\x1b[2m!\x1b[0m "
+        if self.github and "::" in text:  # the runner's commands stay at the start of their line
+            return tuple(line + "\n" if _WORKFLOW_COMMAND.match(line) else prefix + line + "\n"
+                         for line in text.split("\n"))
         return prefix, text.replace("\n", "\n" + prefix), "\n"
 
     def on_task_output(self, event):

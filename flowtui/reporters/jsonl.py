@@ -4,8 +4,13 @@ import json
 
 
 class EventsWriter:
+    """A write that fails (a full disk, a FIFO's reader gone) stops the writing, not the run: the
+    OSError is kept in `error` for the caller to report when the run ends."""
+
     def __init__(self, bus, path):
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.error = None
+        self._bus = bus
         bus.subscribe(self)
 
     def __call__(self, event):
@@ -13,14 +18,24 @@ class EventsWriter:
             return
         write = self._file.write
         data = event.to_json()
-        if event.type == "task_output":
-            lines = data.pop("lines")
-            for line in lines:
-                data["line"] = line
-                write(json.dumps(data) + "\n")
-        else:
-            write(json.dumps(data, default=str) + "\n")
-        self._file.flush()
+        try:
+            if event.type == "task_output":
+                lines = data.pop("lines")
+                for line in lines:
+                    data["line"] = line
+                    write(json.dumps(data) + "\n")
+            else:
+                write(json.dumps(data, default=str) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc):
+        self.error = self.error or exc
+        self._bus.unsubscribe(self)
 
     def close(self):
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:  # what was still buffered could not be written
+            self._fail(exc)
