@@ -1,11 +1,9 @@
 """Child processes in their own process group, streamed line by line through the reactor."""
 
 import errno
-import fcntl
 import os
 import signal
 import sys
-import termios
 
 # Characters and words that need a real shell. Anything else is exec'd directly, as make does:
 # it saves a /bin/sh start per task and behaves the same.
@@ -293,6 +291,9 @@ class Process:
     def _drain(self, fd):
         """Read what `fd` holds now (to its end, if it ended), not what is written meanwhile: a child
         left in the background (`yes &`) may write faster than flowtui reads, for ever."""
+        import fcntl  # here, not at start-up: ~0.7 ms of a headless cold start for a task's end
+        import termios
+
         try:
             left = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
         except OSError:
