@@ -4,6 +4,8 @@ Every piece (main action or hook) is an `ActionContext` handed to an action impl
 looked up by `Action.kind`. Implementations call `ctx.done(...)` exactly once, now or later.
 """
 
+import time
+
 from .events import HookFinished, HookStarted, TaskOutput, TaskPartial, TaskRetrying, TaskStarted
 from .model import CANCELLED, FAILED, RETRYING, RUNNING, SUCCEEDED, TIMED_OUT
 from .process import Process, argv_for
@@ -194,6 +196,7 @@ class TaskExecution:
         state = self.state
         state.attempt += 1
         state.status = RUNNING
+        state.started_at = time.time()  # a task reports its last attempt (CONTRACT.md), retries included
         self.run.emit(TaskStarted(self.node.id, state.attempt, state.iteration))
         self._main()
 
