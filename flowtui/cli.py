@@ -114,6 +114,8 @@ def build_parser(only=None):
     run.add_argument("--approve-all", action="store_true", help="approve every gated task")
     run.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")
     run.add_argument("--ask", action="append", default=[], metavar="GLOB", help="require approval before matching tasks")
+    run.add_argument("--pty", action="append", default=[], metavar="GLOB",
+                     help="run matching tasks in a pseudo-terminal (colours, progress bars, prompts as in a terminal)")
     run.add_argument("--approval-timeout", type=_seconds, default=0.0, metavar="DURATION",
                      help="headless without a TTY: wait this long for another terminal (default 0: reject)")
     run.add_argument("--max-iterations", type=int, default=10000, metavar="N", help="loop guard (Fluxor goto)")
@@ -147,7 +149,7 @@ def _options(args):
     return LoadOptions(
         sets=dict(args.sets), flow=args.flow, trigger=args.trigger, policy=args.policy,
         max_iterations=getattr(args, "max_iterations", None), state_dir=args.state_dir_path,
-        ask=getattr(args, "ask", []),
+        ask=getattr(args, "ask", []), pty=getattr(args, "pty", []),
     )
 
 
@@ -356,6 +358,9 @@ def cmd_run(args, out, err):
         if isinstance(loaded, int):
             return loaded
         flow, runtime = loaded
+    if args.pty and flow.format == "fluxor":
+        err.write("flowtui: warning: --pty does not apply to Fluxor exec tasks: each command's stdout and "
+                  "stderr are read apart, which a terminal would merge\n")
     problem = output_problem(args, make_dirs=True)  # the flow is good: now its report directories
     if problem:
         err.write(problem + "; nothing was run\n")

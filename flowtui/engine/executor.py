@@ -51,7 +51,7 @@ class ActionContext:
         proc = Process(
             self.reactor, argv, env=env if env is not None else self.env,
             cwd=cwd if cwd is not None else self.cwd,
-            pty=self.node.pty if pty is None else pty, owns_cwd=self.run.owns_cwd,
+            pty=self.run.wants_pty(self.node) if pty is None else pty, owns_cwd=self.run.owns_cwd,
             stdin_null=self.run.stdin_null, on_output=self.output_text, on_exit=on_exit or (lambda code: self.done(code)),
             on_partial=self.output_partial,
         )

@@ -79,6 +79,20 @@ def argv_for(cmd: str):
     return ["/bin/sh", "-c", cmd]
 
 
+def _size_terminal(fd, env):
+    """A pseudo-terminal's size: $COLUMNS x $LINES of the task's environment, else 80x24 (a new one
+    is 0x0, which programs that lay out a progress bar or a table take literally)."""
+    import fcntl
+    import struct
+    import termios
+
+    def number(name, default):
+        value = (env if env is not None else os.environ).get(name, "")
+        return int(value) if value.isdigit() and 0 < int(value) < 10000 else default
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", number("LINES", 24), number("COLUMNS", 80), 0, 0))
+
+
 class LineSplitter:
     """Turns a byte stream into blocks of complete text lines; keeps the partial tail for the next chunk."""
 
@@ -237,6 +251,7 @@ class Process:
         if pty:
             master, slave = os.openpty()
             try:
+                _size_terminal(slave, env)
                 self.popen = subprocess.Popen(
                     argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                     start_new_session=True, close_fds=True,
@@ -246,7 +261,9 @@ class Process:
                 raise
             finally:
                 os.close(slave)
-            self.stdin_fd = master
+            if self._stdin_null:  # nobody can answer: a read gets end of input (^D), not a wait for ever
+                os.write(master, b"\x04")
+            self.stdin_fd = None if self._stdin_null else master
             self._watch(master, "pty")
         else:
             self.popen = subprocess.Popen(

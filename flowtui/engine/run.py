@@ -97,7 +97,7 @@ class Runtime:
 class Run:
     def __init__(
         self, flow, runtime=None, *, reactor=None, bus=None, run_id=None, max_parallel=None,
-        ask=(), kill_grace=3.0, max_iterations=10000, env=None, by=None,
+        ask=(), pty=(), kill_grace=3.0, max_iterations=10000, env=None, by=None,
     ):
         self.flow = flow
         self.runtime = runtime or Runtime()
@@ -106,6 +106,7 @@ class Run:
         self.run_id = run_id or new_run_id()
         self.max_parallel = max(1, max_parallel or usable_cpus())
         self.ask = tuple(ask)
+        self.pty = tuple(pty)  # --pty: tasks run in a pseudo-terminal
         self.kill_grace = kill_grace
         self.max_iterations = max_iterations
         self.env = dict(env or {})
@@ -176,11 +177,10 @@ class Run:
     def needs_approval(self, node) -> bool:
         if node.approval is not None:
             return True
-        if self.ask and node.is_task:
-            from fnmatch import fnmatchcase
+        return bool(self.ask) and node.is_task and _matches(node.id, self.ask)
 
-            return any(node.id == pattern or fnmatchcase(node.id, pattern) for pattern in self.ask)
-        return False
+    def wants_pty(self, node) -> bool:
+        return node.pty or (bool(self.pty) and _matches(node.id, self.pty))
 
     def _set_status(self, nid, status):
         state = self.states[nid]
@@ -870,8 +870,15 @@ def run_for(flow, runtime, options, **settings) -> Run:
     """A Run with what the load options carry (Flow-CTRL gets --set as environment), as `flowtui
     run` builds it and as `flowtui resume` rebuilds it from the options it recorded."""
     sets = dict(options.get("sets") or {})
-    return Run(flow, runtime, ask=options.get("ask") or (), max_iterations=options.get("max_iterations") or 10000,
+    return Run(flow, runtime, ask=options.get("ask") or (), pty=options.get("pty") or (), max_iterations=options.get("max_iterations") or 10000,
                env=sets if flow.format == "flowctrl" else None, **settings)
+
+
+def _matches(nid, patterns) -> bool:
+    """`nid` is one of the patterns, or matches one as a glob (`build/*`)."""
+    from fnmatch import fnmatchcase
+
+    return any(nid == pattern or fnmatchcase(nid, pattern) for pattern in patterns)
 
 
 def node_json(node, children=None) -> dict:
