@@ -141,3 +141,61 @@ def test_the_default_max_parallel_is_the_cpus_the_runner_may_use(flowtui_cmd, tm
     order = [(e["type"], e["task"]) for e in events
              if e["type"] in ("task_started", "task_finished") and e["task"] in ("a", "b")]
     assert order == [("task_started", "a"), ("task_finished", "a"), ("task_started", "b"), ("task_finished", "b")]
+
+
+# -- colour ---------------------------------------------------------------------------------------
+ONE = {"name": "c", "s": [{"name": "a", "cmd": "echo a"}]}
+
+
+def on_a_terminal(flowtui_cmd, tmp_path, env):
+    """(exit code, stdout bytes) of `flowtui run sketch.json --no-ui` with stdout a pseudo-terminal."""
+    (tmp_path / "sketch.json").write_text(json.dumps(ONE))
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen([*flowtui_cmd, "run", "sketch.json", "--no-ui"], cwd=tmp_path, env=env,
+                                stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+    finally:
+        os.close(slave)
+    chunks = []
+    try:
+        while chunk := os.read(master, 65536):  # EIO once the child closed the terminal's last copy
+            chunks.append(chunk)
+    except OSError:
+        pass
+    finally:
+        os.close(master)
+    proc.communicate(timeout=LIMIT)
+    return proc.returncode, b"".join(chunks)
+
+
+@pytest.mark.parametrize(("extra", "coloured"), [
+    ({}, False),
+    ({"FORCE_COLOR": "1"}, True),
+    ({"FORCE_COLOR": "0"}, False),
+    ({"FORCE_COLOR": ""}, False),
+    ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+    ({"FORCE_COLOR": "1", "NO_COLOR": ""}, True),
+], ids=["plain", "force", "force-0", "force-empty", "no-color-wins", "empty-no-color"])
+def test_force_color_colours_a_log_that_is_no_terminal(ci_run, extra, coloured):
+    """A CI log (GitHub Actions, GitLab) is a pipe that renders ANSI colours: FORCE_COLOR (set and not
+    "0") asks for them there, NO_COLOR (set and not empty) still wins. Neither was read before."""
+    result = ci_run("run", "sketch.json", "--no-ui", sketch=ONE, extra_env=extra)
+    assert result.returncode == 0, result.stderr
+    assert (b"\x1b[" in result.stdout) is coloured
+    assert b"a succeeded, exit 0" in result.stdout
+
+
+@pytest.mark.parametrize(("extra", "coloured"), [
+    ({"TERM": "xterm"}, True),
+    ({"TERM": "xterm", "NO_COLOR": ""}, True),
+    ({"TERM": "xterm", "NO_COLOR": "1"}, False),
+    ({"TERM": "dumb"}, False),
+    ({"TERM": "dumb", "FORCE_COLOR": "1"}, True),
+], ids=["terminal", "empty-no-color", "no-color", "dumb", "dumb-forced"])
+def test_colour_on_a_terminal_follows_no_color_and_term(flowtui_cmd, tmp_path, ci_env, extra, coloured):
+    """On a terminal: colour, unless NO_COLOR is set to something (an empty NO_COLOR is unset, as
+    no-color.org says; it used to turn colour off) or TERM=dumb says the terminal cannot show it."""
+    code, out = on_a_terminal(flowtui_cmd, tmp_path, {**ci_env, **extra})
+    assert code == 0, out
+    assert (b"\x1b[" in out) is coloured
+    assert b"a succeeded, exit 0" in out
