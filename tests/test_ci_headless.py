@@ -6,6 +6,9 @@ import subprocess
 
 import pytest
 
+from .test_cli import run_in_process
+from .test_engine_run import process_gone
+
 LIMIT = 60  # a guard against a hang, not a timing assertion
 
 
@@ -199,3 +202,52 @@ def test_colour_on_a_terminal_follows_no_color_and_term(flowtui_cmd, tmp_path, c
     assert code == 0, out
     assert (b"\x1b[" in out) is coloured
     assert b"a succeeded, exit 0" in out
+
+
+# -- a bug in flowtui itself ------------------------------------------------------------------------
+def holding_task(tmp_path):
+    """A task that records its shell's pid and its background child's, says `go`, and waits."""
+    return {"name": "bug", "s": [{"name": "a", "cmd": (
+        f"sleep 300 & echo $! > {tmp_path}/child.pid; echo $$ > {tmp_path}/leader.pid; echo go; wait")}]}
+
+
+def broken_subscriber(run):
+    """Subscribes a subscriber that raises once the task said `go` (a bug in a reporter, say)."""
+
+    def broken(event):
+        if event.type == "task_output" and "go" in event.text.split("\n"):
+            raise ZeroDivisionError("a subscriber's bug")
+
+    run.bus.subscribe(broken)
+
+
+def test_a_bug_in_a_subscriber_ends_the_headless_run_and_its_tasks(tmp_path, capsys):
+    """An exception escaping the run loop (here from an event subscriber): every task's process group
+    is killed, one line on stderr names the bug, exit 1. The exception used to end flowtui in a
+    traceback with the task and its child left running."""
+    code, out, _ = run_in_process(tmp_path, holding_task(tmp_path), control=broken_subscriber)
+    assert process_gone(int((tmp_path / "leader.pid").read_text()))
+    assert process_gone(int((tmp_path / "child.pid").read_text()))
+    assert code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("flowtui: internal error: ZeroDivisionError: a subscriber's bug (")
+    assert "running tasks were killed" in err[0]
+
+
+def test_a_bug_on_the_tui_engine_thread_ends_the_tasks(tmp_path):
+    """The TUI's engine thread dies of the same bug: its tasks are killed with it (no reactor is left
+    to end them when the TUI closes), and the TUI is told the run failed."""
+    from flowtui.engine.loaders import load
+    from flowtui.engine.run import Run
+    from flowtui.screens.source import LocalSource
+
+    (tmp_path / "sketch.json").write_text(json.dumps(holding_task(tmp_path)))
+    run = Run(*load(str(tmp_path / "sketch.json")), kill_grace=0.5)
+    broken_subscriber(run)
+    source = LocalSource(run)
+    source._thread.join(LIMIT)
+    assert not source._thread.is_alive()
+    assert process_gone(int((tmp_path / "leader.pid").read_text()))
+    assert process_gone(int((tmp_path / "child.pid").read_text()))
+    assert [e.type for e in source.drain()][-2:] == ["notice", "run_finished"]
+    source.close()
