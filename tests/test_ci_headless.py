@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -251,3 +252,28 @@ def test_a_bug_on_the_tui_engine_thread_ends_the_tasks(tmp_path):
     assert process_gone(int((tmp_path / "child.pid").read_text()))
     assert [e.type for e in source.drain()][-2:] == ["notice", "run_finished"]
     source.close()
+
+
+def test_the_summary_tail_runs_no_workflow_command_a_second_time(ci_run):
+    """Under GitHub Actions the summary quotes the first failure's last lines, indented; the runner
+    ignores the indent, so a `::error::` there made a second annotation (and `::add-mask::`,
+    `::set-output`… ran again). The quote is now between `::stop-commands::TOKEN` and `::TOKEN::`, the
+    documented way to print untrusted text, with a token the task cannot have guessed."""
+    cmd = "echo '::error::broken'; echo '::add-mask::s3cret'; echo done; exit 2"
+    sketch = {"name": "gh", "s": [{"name": "lint", "cmd": cmd}]}
+    result = ci_run("run", "sketch.json", "--no-ui", sketch=sketch, extra_env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1
+    lines = result.stdout.decode().splitlines()
+    assert lines.count("::error::broken") == 1  # where the task printed it, not again in the summary
+    first = lines.index("first failure: s/lint (failed, exit 2)")
+    stop, *tail, start = lines[first + 1:]
+    token = stop.removeprefix("::stop-commands::")
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert tail == ["  ::error::broken", "  ::add-mask::s3cret", "  done"]
+    assert start == f"::{token}::"
+
+
+def test_the_summary_tail_is_plain_outside_github_actions(ci_run):
+    sketch = {"name": "gh", "s": [{"name": "lint", "cmd": "echo '::error::broken'; exit 2"}]}
+    lines = ci_run("run", "sketch.json", "--no-ui", sketch=sketch).stdout.decode().splitlines()
+    assert lines[-2:] == ["first failure: s/lint (failed, exit 2)", "  ::error::broken"]

@@ -245,4 +245,8 @@ class ConsolePrinter:
             self._write(self._paint(f"first failure: {first_failure}", "31") + f" ({state.status.replace('_', ' ')}{code})" + (f" — {state.error}" if state.error else "") + "\n")
             tail = self.tails.get(first_failure, 20)
             if tail:
-                self._write("  " + "\n  ".join(tail) + "\n")
+                quoted = "  " + "\n  ".join(tail) + "\n"
+                if self.github:  # the runner reads `  ::error::…` as a command: it ran once already
+                    token = os.urandom(16).hex()  # one the task cannot have printed to end the quote
+                    quoted = f"::stop-commands::{token}\n{quoted}::{token}::\n"
+                self._write(quoted)
