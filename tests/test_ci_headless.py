@@ -277,3 +277,27 @@ def test_the_summary_tail_is_plain_outside_github_actions(ci_run):
     sketch = {"name": "gh", "s": [{"name": "lint", "cmd": "echo '::error::broken'; exit 2"}]}
     lines = ci_run("run", "sketch.json", "--no-ui", sketch=sketch).stdout.decode().splitlines()
     assert lines[-2:] == ["first failure: s/lint (failed, exit 2)", "  ::error::broken"]
+
+
+def test_junit_suite_time_is_the_runs_wall_time_when_tasks_overlap(tmp_path):
+    """Two tasks that can only end together (each waits for the other): the suite's `time` is the
+    run's wall time, as pytest's --junitxml writes it and Jenkins shows it, not the sum of the cases'
+    times, which grows past the wall time as tasks run in parallel. Each case keeps its own time."""
+    import xml.etree.ElementTree as ET
+
+    from flowtui.engine.model import Action, FlowDef, Node
+    from flowtui.engine.run import Run
+    from flowtui.reporters.junit import junit_xml
+    from flowtui.reporters.tails import Tails
+
+    os.mkfifo(tmp_path / "ping")
+    os.mkfifo(tmp_path / "pong")
+    commands = {"a": f"echo > {tmp_path}/ping; read line < {tmp_path}/pong",
+                "b": f"read line < {tmp_path}/ping; echo > {tmp_path}/pong"}
+    nodes = {nid: Node(id=nid, name=nid, action=Action(kind="shell", params={"cmd": cmd})) for nid, cmd in commands.items()}
+    run = Run(FlowDef(name="f", format="test", file=None, nodes=nodes, roots=("a", "b")), max_parallel=2)
+    tails = Tails(run.bus)
+    assert run.run_to_end() == 0
+    suite = ET.fromstring(junit_xml(run, tails))
+    assert suite.get("time") == f"{run.finished_at - run.started_at:.3f}"
+    assert [c.get("time") for c in suite.iter("testcase")] == [f"{run.states[n].duration():.3f}" for n in "ab"]
