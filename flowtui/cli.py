@@ -386,6 +386,7 @@ def cmd_run(args, out, err):
 
 
 def _run_tui(run, args, state_dir):
+    from .engine.process import kill_stragglers
     from .headless import events_outcome, write_reports
     from .reporters.tails import Tails
     from .screens.app import main as tui_main
@@ -400,6 +401,7 @@ def _run_tui(run, args, state_dir):
     try:
         code = tui_main(LocalSource(run), state_dir=state_dir)
     finally:
+        kill_stragglers()  # as headless: what waits out its grace period goes when flowtui does
         if events:
             events.close()
     return write_reports(run, args, tails, events_outcome(events, args.events, code))

@@ -254,12 +254,32 @@ def run_headless(run, args, out=sys.stdout) -> int:
     run.stdin_null = not interactive and not args.approval_timeout
     try:
         code = run.run_to_end()
+    except Exception as exc:  # a bug in flowtui (a reporter, the engine): the run cannot go on
+        kill_stragglers()
+        say(internal_error(exc, args))
+        return EXIT_FAILED
     finally:
         kill_stragglers()
         if events:
             events.close()
     code = events_outcome(events, args.events, code)
     return write_reports(run, args, tails, code)
+
+
+def internal_error(exc, args):
+    """The one line that reports a bug which ended the run loop: what was raised and where it was
+    raised (a traceback's last lines), not a traceback in the middle of CI's log. The run never
+    ended, so there is no outcome for the reports to give."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    where = f" (at {os.path.basename(code.co_filename)}:{tb.tb_lineno} in {code.co_name})" if code else ""
+    unwritten = [f"--{option}" for option in ("report", "junit") if getattr(args, option)]
+    reports = f", {' and '.join(unwritten)} not written" if unwritten else ""
+    what = " ".join(str(exc).split("\n"))
+    return (f"flowtui: internal error: {type(exc).__name__}: {what}{where}; running tasks were killed"
+            f"{reports}; this is a bug in flowtui, please report it\n")
 
 
 def events_outcome(events, path, code):

@@ -9,6 +9,12 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
+@pytest.fixture(autouse=True)
+def _no_forced_colour(monkeypatch):
+    """FORCE_COLOR in the tester's environment would colour every headless run's piped output."""
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
 @pytest.fixture
 def corpus():
     """Path to ../shared/corpus; tests using it skip cleanly when it is absent."""

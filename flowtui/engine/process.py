@@ -18,7 +18,7 @@ _READ_SIZE = 65536
 _DRAWING_MAX = 4096  # an unfinished line longer than this (and with no \r) is not copied at every read
 # Python ignores SIGPIPE (and SIGXFSZ); a child must get the defaults back, as Popen gives them.
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
-_DOOMED = set()  # process groups sent SIGTERM and not yet known to be gone
+_GROUPS = set()  # process groups started here and not yet known to be gone
 _SEALED = []  # non-empty once inherited descriptors were made close-on-exec
 _HOME = []  # [descriptor of the runner's working directory, or None when it cannot be opened]
 
@@ -35,13 +35,14 @@ def _home():
 
 
 def kill_stragglers():
-    """SIGKILL every process group still waiting out its grace period (the runner is exiting)."""
-    for pgid in list(_DOOMED):
+    """SIGKILL every process group that may still have a member (the runner is exiting): those
+    waiting out their grace period, and those of tasks still running when the run loop died of a bug."""
+    for pgid in list(_GROUPS):
         try:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        _DOOMED.discard(pgid)
+        _GROUPS.discard(pgid)
 
 
 def _seal_inherited_fds():
@@ -188,6 +189,7 @@ class Process:
                 raise
             # A script without a `#!` line: the shell runs it, as execvp, sh and make do.
             self._start_argv(["/bin/sh", _resolve(argv[0], env), *argv[1:]], env, cwd, pty, owns_cwd)
+        _GROUPS.add(self.pid)
         try:
             self._pidfd = os.pidfd_open(self.pid)
             self.reactor.add_reader(self._pidfd, self._reap)
@@ -399,12 +401,10 @@ class Process:
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
-            _DOOMED.discard(self.pid)
+            _GROUPS.discard(self.pid)
             return False
         if sig == signal.SIGKILL:
-            _DOOMED.discard(self.pid)
-        else:
-            _DOOMED.add(self.pid)
+            _GROUPS.discard(self.pid)
         return True
 
     def terminate(self, grace=3.0):

@@ -18,6 +18,17 @@ _STYLES = {
 # the start of a line. Not `::group::`/`::endgroup::`: flowtui's own groups fold each task.
 _WORKFLOW_COMMAND = re.compile(r" *::(?!(?:group|endgroup)::)[a-z][\w-]*(?: [^\n]*)?::", re.IGNORECASE)
 
+def wants_color(out):
+    """Whether to colour `out`: a non-empty NO_COLOR says no (no-color.org), then a FORCE_COLOR other
+    than "" or "0" says yes even off a terminal (CI logs render ANSI), else a terminal not `dumb`."""
+    environ = os.environ
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
+    return environ.get("TERM") != "dumb" and out.isatty()
+
+
 # Written (and flushed) as soon as they happen: a prompt or the end may follow at once.
 _AT_ONCE = frozenset({"approval_requested", "run_paused", "run_stopping", "run_finished", "notice"})
 
@@ -34,7 +45,7 @@ class ConsolePrinter:
         self.run, self.out, self.tails = run, out, tails
         self.on_lost = on_lost  # called once with the OSError when `out` cannot be written any more
         self.lost = False
-        self.color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color
+        self.color = wants_color(out) if color is None else color
         self.github = os.environ.get("GITHUB_ACTIONS") == "true" if github is None else github
         self._group = None  # GitHub Actions: the task whose output streams inside the open group
         self._held = {}  # GitHub Actions: output of other tasks, printed in their own group
@@ -234,4 +245,8 @@ class ConsolePrinter:
             self._write(self._paint(f"first failure: {first_failure}", "31") + f" ({state.status.replace('_', ' ')}{code})" + (f" — {state.error}" if state.error else "") + "\n")
             tail = self.tails.get(first_failure, 20)
             if tail:
-                self._write("  " + "\n  ".join(tail) + "\n")
+                quoted = "  " + "\n  ".join(tail) + "\n"
+                if self.github:  # the runner reads `  ::error::…` as a command: it ran once already
+                    token = os.urandom(16).hex()  # one the task cannot have printed to end the quote
+                    quoted = f"::stop-commands::{token}\n{quoted}::{token}::\n"
+                self._write(quoted)

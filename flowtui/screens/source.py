@@ -10,6 +10,7 @@ from collections import deque
 
 from flowtui.engine import events as ev
 from flowtui.engine.controller import Controller
+from flowtui.engine.process import kill_stragglers
 
 from .runview import RUN_ACTIVE
 
@@ -44,6 +45,7 @@ class LocalSource:
         try:
             self.run.reactor.run()
         except Exception as exc:  # an engine bug must not leave the UI waiting for a dead run
+            kill_stragglers()  # nor its tasks running: no reactor is left to end them
             self._events.append(ev.Notice("error", f"the engine stopped: {type(exc).__name__}: {exc}", None))
             self._events.append(ev.RunFinished("failed", 1))
             self._done.set()
