@@ -137,6 +137,12 @@ def _scalar_text(value):
     return str(value)
 
 
+def repeated_keys(check, document):
+    """A warning at each repeated key of the file: go-yaml v2 (not strict) keeps the later value silently."""
+    for key, (line, col), later in getattr(document, "duplicates", ()):
+        check.warn(later, f"duplicate key `{key}`: the later value wins (as in Floe; the first is at {line}:{col})")
+
+
 def parse_common(check, top):
     common = Common()
     if "common" not in top or top["common"] is None:

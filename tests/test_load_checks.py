@@ -1,0 +1,126 @@
+"""Load-time checks of YAML and JSON values: repeated keys, empty files, numbers out of range, values
+of the wrong type. Each case runs the real CLI in a subprocess (the `cli` fixture of test_bad_input).
+"""
+
+import pytest
+
+from tests import test_bad_input
+
+cli = test_bad_input.cli  # the fixture: run the CLI in tmp_path, with a private state dir
+refused = test_bad_input.refused
+
+# -- repeated keys -------------------------------------------------------------------------------
+FLUXOR_DUPS = """\
+init:
+  x: 1
+  x: 2
+pipeline:
+  a:
+    action: printer:print
+    input:
+      message: one
+      message: $x
+  b:
+    action: printer:print
+    input:
+      message: first
+    input:
+      message: second
+"""
+
+
+def test_repeated_fluxor_keys_are_warned_about_where_they_repeat(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text(FLUXOR_DUPS)
+    warnings = [
+        "wf.yaml:3:3: warning: duplicate key `x`: the later value wins (as in Fluxor; the first is at 2:3)",
+        "wf.yaml:9:7: warning: duplicate key `message`: the later value wins (as in Fluxor; the first is at 8:7)",
+        "wf.yaml:14:5: warning: duplicate key `input`: the later value wins (as in Fluxor; the first is at 12:5)",
+    ]
+    result = cli("validate", "wf.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-3:] == warnings
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == warnings
+    assert "[a] 2\n" in result.stdout and "[b] second\n" in result.stdout
+
+
+def test_a_repeated_fluxor_pipeline_is_warned_about(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: nop:nop\npipeline:\n  b:\n    action: printer:print\n"
+                                      "    input: {message: later}\n")
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "wf.yaml:4:1: warning: duplicate key `pipeline`: the later value wins (as in Fluxor; the first is at 1:1)\n"
+    assert "[b] later\n" in result.stdout and "[a]" not in result.stdout
+
+
+def test_a_fluxor_task_key_repeated_in_another_case_is_warned_about(cli, tmp_path):
+    """Fluxor matches task keys whatever their case, and `with` is `input`: the later one wins."""
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: printer:print\n    input: {message: one}\n"
+                                      "    With: {message: two}\n")
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("wf.yaml:5:5: warning: duplicate key `With` (the same as `input` to Fluxor): the later "
+                             "value wins (as in Fluxor; the first is at 4:5)\n")
+    assert "[a] two\n" in result.stdout
+
+
+def test_a_repeated_fluxor_goto_or_depends_on_replaces_the_first(cli, tmp_path):
+    """Like every other repeated key, the later `dependsOn` is the one that counts (it is not added)."""
+    (tmp_path / "wf.yaml").write_text(
+        "pipeline:\n  a:\n    action: nop:nop\n  b:\n    action: nop:nop\n"
+        "  c:\n    dependsOn: nosuch\n    dependsOn: a\n    action: printer:print\n    input: {message: c}\n")
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert "duplicate key `dependsOn`" in result.stderr and "[c] c\n" in result.stdout
+
+
+def test_repeated_keys_in_a_fluxor_import_are_located_in_the_imported_file(cli, tmp_path):
+    (tmp_path / "msg.yaml").write_text("message: one\nmessage: two\n")
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: printer:print\n    input: $import('msg.yaml')\n")
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith("msg.yaml:2:1: warning: duplicate key `message`: the later value wins "
+                                  "(as in Fluxor; the first is at 1:1)\n"), result.stderr
+    assert "[a] two\n" in result.stdout
+
+
+FLOE_DUPS = """\
+name: dups
+tasks:
+  - name: Build
+    listen: trigger.good
+    type: exec
+    opts:
+      cmd: echo first
+      cmd: echo second
+    type: exec
+"""
+
+
+@pytest.mark.parametrize("anchored", [False, True], ids=["plain", "with-anchor"])
+def test_repeated_floe_keys_are_warned_about_where_they_repeat(cli, tmp_path, anchored):
+    """With an anchor the document takes PyYAML's constructors rather than the event walk: the same warnings."""
+    text = FLOE_DUPS.replace("name: dups", "name: &n dups") if anchored else FLOE_DUPS
+    (tmp_path / "flow.yml").write_text(text)
+    warnings = [
+        "flow.yml:8:7: warning: duplicate key `cmd`: the later value wins (as in Floe; the first is at 7:7)",
+        "flow.yml:9:5: warning: duplicate key `type`: the later value wins (as in Floe; the first is at 5:5)",
+    ]
+    result = cli("validate", "flow.yml")
+    assert result.returncode == 0, result.stderr
+    assert [line.strip() for line in result.stdout.splitlines()[-2:]] == warnings
+    result = cli("run", "flow.yml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == warnings
+    assert "[build] second\n" in result.stdout
+
+
+def test_a_repeated_key_in_a_floe_host_config_is_warned_about(cli, tmp_path):
+    (tmp_path / "config.yml").write_text(
+        "common:\n  base-url: /a\n  base-url: /b\nflows:\n  - name: f\n    tasks:\n"
+        "      - name: t\n        listen: trigger.good\n        type: exec\n        opts: {cmd: echo t}\n")
+    result = cli("run", "config.yml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("config.yml:3:3: warning: duplicate key `base-url`: the later value wins "
+                             "(as in Floe; the first is at 2:3)\n")
