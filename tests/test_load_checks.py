@@ -124,3 +124,35 @@ def test_a_repeated_key_in_a_floe_host_config_is_warned_about(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ("config.yml:3:3: warning: duplicate key `base-url`: the later value wins "
                              "(as in Floe; the first is at 2:3)\n")
+
+
+# -- empty files ---------------------------------------------------------------------------------
+EMPTY = "the file is empty: it holds no workflow, only blank lines and comments"
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("comments.yaml", "# a workflow, one day\n\n   # indented\n"),
+    ("comments.json", "# not even JSON\n"),
+    ("documents.yml", "%YAML 1.2\n---  # the first document\n# nothing\n...\n"),
+    ("blank.yaml", "  \n\t\n"),
+    ("bom.yaml", "\ufeff# with a byte order mark\r\n"),
+], ids=["comments", "json", "documents", "blank", "bom"])
+@pytest.mark.parametrize("fmt", [None, "fluxor", "floe", "flowctrl"])
+def test_a_file_with_no_workflow_in_it_says_it_is_empty(cli, tmp_path, name, text, fmt):
+    (tmp_path / name).write_text(text)
+    assert refused(cli, tmp_path, name, *(("--format", fmt) if fmt else ())) == f"{name}:1:1: {EMPTY}\n"
+
+
+def test_a_comment_before_the_workflow_is_no_empty_file(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text("# says hi\n---\npipeline:\n  a: {action: printer:print, input: {message: hi}}\n")
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0 and "[a] hi\n" in result.stdout, result.stderr
+
+
+def test_an_empty_sub_workflow_or_flow_file_says_so(cli, tmp_path):
+    (tmp_path / "child.yaml").write_text("# to do\n")
+    (tmp_path / "wf.yaml").write_text("pipeline:\n  a:\n    action: workflow:run\n    input: {location: child.yaml}\n")
+    assert refused(cli, tmp_path, "wf.yaml") == f"child.yaml:1:1: {EMPTY}\n"
+    (tmp_path / "flow.yml").write_text("# to do\n")
+    (tmp_path / "config.yml").write_text("flows:\n  - name: f\n    flow-file: flow.yml\n    tasks: []\n")
+    assert refused(cli, tmp_path, "config.yml") == f"config.yml:3:16: flow-file {tmp_path}/flow.yml: {EMPTY}\n"

@@ -389,8 +389,13 @@ class Walker:
 def top_level(walker, root):
     """The workflow document: {name, pipeline: [Task], init, dependencies: [Task]} (spec §1.5)."""
     doc = {"name": None, "pipeline": None, "init": [], "dependencies": [], "pipeline_loc": (1, 1)}
-    if root is None or not is_map(root):
-        walker.errors.append(Diagnostic(walker.path, *(loc(root) if root is not None else (1, 1)), "a Fluxor workflow must be a mapping with `pipeline`"))
+    if root is None:  # a sub-workflow of comments (the file flowtui is given is checked as it is read)
+        from ..loaders import EMPTY
+
+        walker.errors.append(Diagnostic(walker.path, 1, 1, EMPTY))
+        return doc
+    if not is_map(root):
+        walker.errors.append(Diagnostic(walker.path, *loc(root), "a Fluxor workflow must be a mapping with `pipeline`"))
         return doc
     seen = {}
     for knode, value in root.value:
