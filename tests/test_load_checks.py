@@ -156,3 +156,23 @@ def test_an_empty_sub_workflow_or_flow_file_says_so(cli, tmp_path):
     (tmp_path / "flow.yml").write_text("# to do\n")
     (tmp_path / "config.yml").write_text("flows:\n  - name: f\n    flow-file: flow.yml\n    tasks: []\n")
     assert refused(cli, tmp_path, "config.yml") == f"config.yml:3:16: flow-file {tmp_path}/flow.yml: {EMPTY}\n"
+
+
+# -- numbers Go cannot hold ----------------------------------------------------------------------
+FLOE_FLOW = "name: f\nver: {ver}\ntasks:\n  - name: t\n    listen: trigger.good\n    type: exec\n    good: {good}\n    opts: {{cmd: echo t}}\n"
+
+
+@pytest.mark.parametrize(("ver", "good", "where", "what"), [
+    ("9223372036854775808", "[0]", "2:6", "flow `f`: `ver` must be a whole number that fits Go's int (-9223372036854775808 to 9223372036854775807)"),
+    ("-9223372036854775809", "[0]", "2:6", "flow `f`: `ver` must be a whole number that fits Go's int (-9223372036854775808 to 9223372036854775807)"),
+    ("1", "[0, 18446744073709551616]", "7:15", "flow `f`, task `t`: `good` must be a list of whole numbers that fit Go's int (-9223372036854775808 to 9223372036854775807)"),
+], ids=["ver", "negative-ver", "good"])
+def test_a_floe_number_too_large_for_go_is_refused(cli, tmp_path, ver, good, where, what):
+    (tmp_path / "flow.yml").write_text(FLOE_FLOW.format(ver=ver, good=good))
+    assert refused(cli, tmp_path, "flow.yml") == f"flow.yml:{where}: {what}\n"
+
+
+def test_the_largest_floe_ver_loads(cli, tmp_path):
+    (tmp_path / "flow.yml").write_text(FLOE_FLOW.format(ver="9223372036854775807", good="[0, -9223372036854775808]"))
+    result = cli("run", "flow.yml", "--no-ui")
+    assert result.returncode == 0 and "[t] t\n" in result.stdout, result.stderr
