@@ -176,3 +176,53 @@ def test_the_largest_floe_ver_loads(cli, tmp_path):
     (tmp_path / "flow.yml").write_text(FLOE_FLOW.format(ver="9223372036854775807", good="[0, -9223372036854775808]"))
     result = cli("run", "flow.yml", "--no-ui")
     assert result.returncode == 0 and "[t] t\n" in result.stdout, result.stderr
+
+
+# -- values of the wrong type, refused at load rather than failing (or misbehaving) at run time -------
+def exec_workflow(inputs):
+    return "pipeline:\n  a:\n    action: system/exec:execute\n    input:\n" + "".join(f"      {line}\n" for line in inputs)
+
+
+@pytest.mark.parametrize(("inputs", "where", "what"), [
+    (["commands: [echo hi, 1]"], "5:27", "task a: commands[1] must be a shell command (text), not 1: quote it"),
+    (["commands:", "  - echo hi", "  - {a: 1}"], "7:11", "task a: commands[1] must be a shell command (text), not a mapping"),
+    (["commands: [echo hi]", "timeoutMs: soon"], "6:18", "task a: timeoutMs must be a positive number of milliseconds, not 'soon'"),
+    (["commands: [echo hi]", "timeoutMs: -5"], "6:18", "task a: timeoutMs must be a positive number of milliseconds, not -5"),
+    (["commands: [echo $A]", "env: [A=1]"], "6:12", "task a: env must be a mapping of NAME: value, not a list"),
+    (["commands: [pwd]", "workdir: [x]"], "6:16", "task a: workdir must be a directory (text), not a list"),
+], ids=["number", "mapping", "timeout-text", "timeout-negative", "env-list", "workdir-list"])
+def test_a_fluxor_exec_input_of_the_wrong_type_is_refused_at_load(cli, tmp_path, inputs, where, what):
+    (tmp_path / "wf.yaml").write_text(exec_workflow(inputs))
+    assert refused(cli, tmp_path, "wf.yaml") == f"wf.yaml:{where}: {what}\n"
+
+
+def test_fluxor_exec_inputs_from_expressions_are_left_to_the_run(cli, tmp_path):
+    (tmp_path / "wf.yaml").write_text("init:\n  ms: 5000\n  dir: .\n" + exec_workflow(
+        ["commands: [echo $A, 'echo 1']", "timeoutMs: ${ms}", "workdir: $dir", "env: {A: 1}"]))
+    result = cli("run", "wf.yaml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert "[a] 1\n" in result.stdout
+
+
+@pytest.mark.parametrize(("opts", "where", "what"), [
+    ("cmd: 5", "7:12", "`cmd` must be text (a command line)"),
+    ("cmd: echo\n      args: hi", "8:13", "`args` must be a list of strings"),
+    ("cmd: echo $A\n      env: A=1", "8:12", "`env` must be a list of strings"),
+    ("shell: [x]", "7:14", "`shell` must be text (a command line)"),
+], ids=["cmd", "args", "env", "shell"])
+def test_floe_exec_opts_of_the_wrong_type_are_flagged_at_load(cli, tmp_path, opts, where, what):
+    """Floe ends such a task with task.x.error when it runs (which a flow may listen to): flowtui too,
+    with a warning at load that points at the value."""
+    (tmp_path / "flow.yml").write_text(f"name: f\ntasks:\n  - name: t\n    listen: trigger.good\n    type: exec\n    opts:\n      {opts}\n")
+    result = cli("run", "flow.yml", "--no-ui")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"flow.yml:{where}: warning: task `t`: {what}: Floe ends the task with "
+                                    "task.t.error\n"), result.stderr
+
+
+def test_a_floe_timer_period_beyond_go_durations_is_flagged_and_never_hangs(cli, tmp_path):
+    (tmp_path / "flow.yml").write_text("name: t\ntasks:\n  - name: W\n    listen: trigger.good\n    type: timer\n"
+                                       "    opts:\n      period: 99999999999999999999\n")
+    result = cli("run", "flow.yml", "--no-ui")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("flow.yml:7:15: warning: task `w`: `period` is not a number of seconds "), result.stderr

@@ -164,7 +164,7 @@ class Walker:
                 if t.action is None:
                     t.action = {"service": "", "method": "", "input": None, "loc": loc(value)}
                 t.action["input"] = to_value(value)
-                t.action["input_loc"] = loc(value)
+                t.action["input_loc"], t.action["input_node"] = loc(value), value
             elif lowered in ("init", "post"):
                 if is_map(value):
                     setattr(t, lowered, self.parameters(value))
@@ -200,7 +200,7 @@ class Walker:
                     t.subtasks.append(sub)
                     listed.append(sub)
             elif lowered == "commands" and is_seq(value):
-                t.commands = (to_value(value), loc(value))
+                t.commands = (to_value(value), loc(value), value)
             elif is_map(value):
                 close = _close_task_key(lowered)
                 if close and not any(is_scalar(k) and k.value.lower() in _LOWER_TASK_KEYS for k, _ in value.value):
@@ -233,7 +233,7 @@ class Walker:
                 if lowered in ("service", "method") and is_scalar(item):
                     action[lowered] = item.value
                 elif lowered == "input":
-                    action["input"], action["input_loc"] = to_value(item), loc(item)
+                    action["input"], action["input_loc"], action["input_node"] = to_value(item), loc(item), item
                 elif lowered == "with":
                     self.warn(knode, "`with:` is not read inside an action object; use `input:`")
             t.action = action

@@ -175,6 +175,20 @@ def mapping_get(node, name):
     return None, None
 
 
+def child_node(node, step):
+    """The value node under a mapping key (the last one of that text: the one that wins) or at a list
+    index; None when there is none."""
+    if is_map(node):
+        found = None
+        for key, value in node.value:
+            if is_scalar(key) and key.value == step:
+                found = value
+        return found
+    if is_seq(node) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]
+    return None
+
+
 class Directives:
     """Applies load-time directives and turns repeated (aliased) nodes into nil markers."""
 
