@@ -150,7 +150,7 @@ def test_detection_hands_its_parse_to_the_floe_loader(tmp_path, monkeypatch):
     explicit, _ = loaders.load(str(path), "floe")
     calls = []
     real = yamlpos.direct
-    monkeypatch.setattr(yamlpos, "direct", lambda cleaned: calls.append(1) or real(cleaned))
+    monkeypatch.setattr(yamlpos, "direct", lambda *args: calls.append(1) or real(*args))
     detected, _ = loaders.load(str(path))
     assert detected == explicit
     assert len(calls) == 1

@@ -107,7 +107,7 @@ def test_missing_file(tmp_path):
 def test_empty_and_blank_files(tmp_path):
     for text in ("", "  \n\t\n"):
         path = write(tmp_path, text)
-        assert problems(path) == [f"{path}:1:1: the file is empty"]
+        assert problems(path) == [f"{path}:1:1: the file is empty: it holds no workflow, only blank lines and comments"]
 
 
 def test_a_directory_is_not_a_flow(tmp_path):

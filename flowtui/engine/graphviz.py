@@ -31,8 +31,39 @@ def _edges(flow):
                 yield dep.node, node, key[2]
 
 
+# C0 and C1 control characters and DEL: a NUL ends Graphviz's C strings and SVG (XML) forbids most of
+# them. An id keeps each as `\xNN` text (unique, since literal backslashes are doubled); a label shows
+# its Unicode control picture (U+2400 + code, ␡ for DEL, � for C1).
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0)]
+_ID_CONTROLS = {c: f"\\x{c:02x}" for c in _CONTROLS}
+_PICTURES = {c: chr(0x2400 + c) if c < 0x20 else "\u2421" if c == 0x7F else "\ufffd" for c in _CONTROLS}
+
+
 def _quote(text):
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    r"""A dot id: `\\` and `\"` are its only escapes; a raw newline would be a line continuation after
+    a backslash, so controls (newlines included) are written as `\xNN` text."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').translate(_ID_CONTROLS) + '"'
+
+
+def _lines(text):
+    """A name's lines for a label, each control character shown as its picture."""
+    return [line.translate(_PICTURES) for line in (str(text).splitlines() or [""])]
+
+
+def _dot_label(text):
+    r"""A dot label (an escString): `\n` breaks the line, so a `\N` or `\l` a name holds is doubled to stay text."""
+    return '"' + "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in _lines(text)) + '"'
+
+
+# Mermaid's entity codes (its docs: "Entity codes to escape characters", `#quot;`, decimal `#NN;`) for
+# what would end the string (`"`), start a code (`#`), be HTML (`<`, `>`, `&`), a Markdown string (a
+# backtick), a directive (`%%{`) or an edge label's end (`|`); lines join with `<br>`.
+_MERMAID = str.maketrans({"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;",
+                          "%": "#37;", "|": "#124;"})
+
+
+def _mermaid_label(text):
+    return "<br>".join(line.translate(_MERMAID) for line in _lines(text))
 
 
 def to_dot(flow) -> str:
@@ -43,20 +74,20 @@ def to_dot(flow) -> str:
         node = flow.nodes[nid]
         if node.children:
             lines.append(f"{indent}subgraph {_quote('cluster_' + nid)} {{")
-            lines.append(f"{indent}  label={_quote(node.name)};")
+            lines.append(f"{indent}  label={_dot_label(node.name)};")
             if node.action is not None:
-                lines.append(f"{indent}  {_quote(nid)} [label={_quote(node.name)}];")
+                lines.append(f"{indent}  {_quote(nid)} [label={_dot_label(node.name)}];")
             for child in node.children:
                 emit(child, indent + "  ")
             lines.append(f"{indent}}}")
         else:
             shape = ", shape=diamond" if node.label == "merge" else ""
-            lines.append(f"{indent}{_quote(nid)} [label={_quote(node.name)}{shape}];")
+            lines.append(f"{indent}{_quote(nid)} [label={_dot_label(node.name)}{shape}];")
 
     for top in _tops(flow):
         emit(top, "  ")
     for upstream, node, label in _edges(flow):
-        extra = [f"label={_quote(label)}"] if label else []
+        extra = [f"label={_dot_label(label)}"] if label else []
         if flow.nodes[upstream].children:
             extra.append(f"ltail={_quote('cluster_' + upstream)}")
         if node.children:
@@ -82,7 +113,7 @@ def to_mermaid(flow) -> str:
 
     def emit(nid, indent):
         node = flow.nodes[nid]
-        name = node.name.replace('"', "'")
+        name = _mermaid_label(node.name)
         if node.children:
             lines.append(f'{indent}subgraph {ids[nid]}["{name}"]')
             for child in node.children:
@@ -96,6 +127,6 @@ def to_mermaid(flow) -> str:
     for top in _tops(flow):
         emit(top, "  ")
     for upstream, node, label in _edges(flow):
-        arrow = f" -->|{label}| " if label else " --> "
+        arrow = f" -->|{_mermaid_label(label)}| " if label else " --> "
         lines.append(f"  {ids[upstream]}{arrow}{ids[node.id]}")
     return "\n".join(lines) + "\n"

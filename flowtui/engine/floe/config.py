@@ -17,6 +17,10 @@ README_ONLY = {
 }
 
 
+GO_INT = (-(2**63), 2**63 - 1)  # Floe's int fields (`ver`, `good`) on 64-bit Go
+GO_INT_RANGE = f"{GO_INT[0]} to {GO_INT[1]}"
+
+
 class Common:
     __slots__ = ("hosts", "base_url", "workspace_root", "store_type", "store_root", "git_key")
 
@@ -84,7 +88,10 @@ class Checker:
         if value is None:
             return 0
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            if GO_INT[0] <= value <= GO_INT[1]:
+                return value
+            self.error(mapping.val_loc[key], f"{what}: `{key}` must be a whole number that fits Go's int ({GO_INT_RANGE})")
+            return 0
         self.error(mapping.val_loc[key], f"{what}: `{key}` must be a whole number")
         return 0
 
@@ -104,6 +111,10 @@ class Checker:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             self.error(mapping.val_loc[key], f"{what}: `{key}` must be a list of whole numbers, e.g. [0]")
             return []
+        for item, loc in zip(value, value.item_loc, strict=True):
+            if not GO_INT[0] <= item <= GO_INT[1]:  # go-yaml refuses a number its int cannot hold
+                self.error(loc, f"{what}: `{key}` must be a list of whole numbers that fit Go's int ({GO_INT_RANGE})")
+                return []
         return list(value)
 
     def mapping(self, mapping, key, what):
@@ -135,6 +146,12 @@ def _scalar_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def repeated_keys(check, document):
+    """A warning at each repeated key of the file: go-yaml v2 (not strict) keeps the later value silently."""
+    for key, (line, col), later in getattr(document, "duplicates", ()):
+        check.warn(later, f"duplicate key `{key}`: the later value wins (as in Floe; the first is at {line}:{col})")
 
 
 def parse_common(check, top):

@@ -57,6 +57,10 @@ def _read(path, where):
 
 def _parse(label, text, where):
     data = parse(label, text)
+    if data is None:
+        from ..loaders import EMPTY
+
+        raise _fail(where, f"flow-file {label}: {EMPTY}")
     if not isinstance(data, dict):
         raise _fail(where, f"flow-file {label}: expected a flow (a mapping with `tasks`)")
     check = Checker(label)

@@ -32,9 +32,26 @@ def lint(flow, reachable):
         if task.type == "timer" and period not in (None, "", 0) and not period_seconds(period):
             out.append(Diagnostic(task.file, *task.opts.val_loc["period"], f"task `{task.id}`: `period` is not a number "
                                   "of seconds (e.g. 30): the timer does not wait", "warning"))
+        if task.type == "exec":
+            out.extend(_exec_opts(task))
         if task.ignore_fail and task.use_status:
             warn(task, f"task `{task.id}`: ignore-fail wins over use-status: it always emits task.{task.id}.good")
     _unrouted(flow, reachable, warn)
+    return out
+
+
+def _exec_opts(task):
+    """An exec node's own opts of the wrong type: Floe (and flowtui) end it with task.x.error when it
+    runs, which a flow may listen for, so it stays a warning, located at the value."""
+    out = []
+    for key, kind in (("cmd", "text"), ("shell", "text"), ("args", "list"), ("env", "list")):
+        value = task.opts.get(key)
+        if value is None or (isinstance(value, str) if kind == "text" else
+                             isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            continue
+        wanted = "text (a command line)" if kind == "text" else "a list of strings"
+        out.append(Diagnostic(task.file, *task.opts.val_loc[key], f"task `{task.id}`: `{key}` must be {wanted}: Floe ends "
+                              f"the task with task.{task.id}.error", "warning"))
     return out
 
 

@@ -65,13 +65,17 @@ def scalar_env(opts, prefix="FLOE_"):
     return env
 
 
+# The longest Go duration (time.Duration's int64 nanoseconds): about 292 years.
+MAX_PERIOD = (2**63 - 1) / 1e9
+
+
 def period_seconds(value):
     """A timer's period in seconds; 0 when absent or not a number (a bool is not one, though 1 == True),
-    negative or infinite (the loader warns)."""
+    negative, infinite or longer than a Go duration holds (the loader warns)."""
     if value is None or isinstance(value, bool) or value == "":
         return 0.0
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         return 0.0
-    return seconds if 0 < seconds < float("inf") else 0.0
+    return seconds if 0 < seconds <= MAX_PERIOD else 0.0

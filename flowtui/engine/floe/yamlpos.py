@@ -7,9 +7,11 @@ from ..pyyaml import pyyaml as _yaml
 
 
 class LocDict(dict):
-    """A mapping plus 1-based (line, col) of itself, of each key and of each value."""
+    """A mapping plus 1-based (line, col) of itself, of each key and of each value. The document's
+    root also has `duplicates`: [(key, (line, col) of the first, of the later)] for every repeated key,
+    when there are any (the later value is the one kept, and its place)."""
 
-    __slots__ = ("loc", "key_loc", "val_loc")
+    __slots__ = ("loc", "key_loc", "val_loc", "duplicates")
 
 
 class LocList(list):
@@ -32,7 +34,9 @@ def _loader_class(fast=True):
         base = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
 
         class Loader(base):
-            pass
+            def __init__(self, stream):
+                super().__init__(stream)
+                self.duplicates = []
 
         def mapping(loader, node):
             loader.flatten_mapping(node)
@@ -41,6 +45,8 @@ def _loader_class(fast=True):
             for key_node, value_node in node.value:
                 key = loader.construct_object(key_node, deep=True)
                 key = key if isinstance(key, str) else str(key)  # Floe's Opts.Fixup: string keys
+                if key in out:
+                    loader.duplicates.append((key, out.key_loc[key], _mark(key_node)))
                 out[key] = loader.construct_object(value_node, deep=True)
                 out.key_loc[key], out.val_loc[key] = _mark(key_node), _mark(value_node)
             return out
@@ -73,15 +79,18 @@ def parse(path, text):
     yaml = _yaml()
 
     cleaned = clean(text)
+    duplicates = []
     try:
-        document = direct(cleaned)
+        document = direct(cleaned, duplicates)
     except Unmodelled:
         try:
-            document = yaml.load(cleaned, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
+            document, duplicates = _construct(cleaned, fast=True)
         except yaml.YAMLError:
-            document = _pure(path, cleaned)
+            document, duplicates = _pure(path, cleaned)
     except yaml.YAMLError:  # a syntax error: only PyYAML's own parser below words it
-        document = _pure(path, cleaned)
+        document, duplicates = _pure(path, cleaned)
+    if duplicates and isinstance(document, LocDict):
+        document.duplicates = duplicates
     where = ("\\u" in cleaned or "\\U" in cleaned) and _surrogate_at(document, (1, 1))
     if where:
         raise FlowError([Diagnostic(path, *where, SURROGATE_ESCAPE)])
@@ -111,12 +120,21 @@ def _surrogate_at(value, loc):
     return None
 
 
+def _construct(cleaned, fast):
+    """(document, repeated keys) through PyYAML's constructors: what `yaml.load` does."""
+    loader = _loader_class(fast)(cleaned)
+    try:
+        return loader.get_single_data(), loader.duplicates
+    finally:
+        loader.dispose()
+
+
 def _pure(path, cleaned):
     """The error path: PyYAML's parser words its errors the same everywhere."""
     yaml = _yaml()
 
     try:
-        return yaml.load(cleaned, Loader=_loader_class(fast=False))  # noqa: S506
+        return _construct(cleaned, fast=False)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -132,11 +150,12 @@ class Unmodelled(Exception):
     tags, merge keys, keys that are not strings, several documents."""
 
 
-def direct(cleaned):
+def direct(cleaned, duplicates=None):
     """The positioned document built straight from libyaml's events, skipping PyYAML's composer and
     constructors (~2.5x faster). Plain scalars are typed by SafeLoader's own resolver and
     constructors, so values, types and positions are those `yaml.load` gives; since every key is a
-    string, the result also equals `yaml.safe_load`'s. Raises Unmodelled, or yaml.YAMLError."""
+    string, the result also equals `yaml.safe_load`'s. Repeated keys are added to `duplicates`
+    as (key, (line, col) of the first, of the later). Raises Unmodelled, or yaml.YAMLError."""
     from yaml.events import (
         MappingEndEvent,
         MappingStartEvent,
@@ -191,6 +210,8 @@ def direct(cleaned):
             if type(key) is not str:
                 raise Unmodelled  # Floe turns such keys into strings; safe_load does not
             key_mark, event = event.start_mark, get()
+            if key in out and duplicates is not None:
+                duplicates.append((key, key_loc[key], (key_mark.line + 1, key_mark.column + 1)))
             out[key] = scalar(event) if type(event) is ScalarEvent else node(event)
             key_loc[key] = (key_mark.line + 1, key_mark.column + 1)
             val_loc[key] = (event.start_mark.line + 1, event.start_mark.column + 1)

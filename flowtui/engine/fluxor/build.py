@@ -10,6 +10,8 @@ from ..diagnostics import Diagnostic
 from ..model import COND_FAILED, COND_OK, Action, Approval, Dep, Node, Retry
 from .expr import ExprError, ExprSyntaxError, parse
 from .inputs import field
+from .values import stringify
+from .yamlnodes import child_node, is_seq, loc
 
 
 class AnyCode(frozenset):
@@ -214,9 +216,57 @@ class Builder:
             return None
         if service in EXEC_SERVICES and not isinstance(field(data, "failOnError", False), bool):  # keys match in any case
             self.error(spec.get("input_loc", spec["loc"]), f"task {task.id}: failOnError must be true or false")
+        node = spec.get("input_node")
         if service in EXEC_SERVICES and task.commands and not (isinstance(data, dict) and "commands" in {k.lower() for k in data}):
             data = {**(data if isinstance(data, dict) else {}), "commands": task.commands[0]}
+            node = None if node is not None else task.commands[2]
+        if service in EXEC_SERVICES and isinstance(data, dict):
+            self.check_exec_input(task, data, node, spec.get("input_loc", spec["loc"]))
         return Action(kind=f"{service}:{method}", params={"service": service, "method": method, "input": data})
+
+    def check_exec_input(self, task, data, node, where):
+        """Literal exec inputs of the wrong type fail (or quietly misbehave) when the task runs: say so
+        now, at the value. `${...}`/`$x` text is left to the run. `node`: the input's YAML node (or the
+        task-level `commands:` list's) for positions."""
+
+        def at(*path):
+            found = node
+            for step in path:
+                found = child_node(found, step)
+            return loc(found) if found is not None else where
+
+        def what(value):
+            if isinstance(value, dict):
+                return "a mapping"
+            if isinstance(value, list):
+                return "a list"
+            return f"{stringify(value)}: quote it" if value is not None else "an alias"
+
+        keys = {k.lower(): k for k in data if isinstance(k, str)}
+        key = keys.get("commands")
+        commands = data.get(key) if key else None
+        for i, command in enumerate(commands if isinstance(commands, list) else ()):
+            if not isinstance(command, str):
+                path = (key, i) if node is None or not is_seq(node) else (i,)
+                self.error(at(*path), f"task {task.id}: commands[{i}] must be a shell command (text), not {what(command)}")
+        key = keys.get("timeoutms")
+        value = data.get(key) if key else None
+        if value is not None and not (isinstance(value, str) and "$" in value):
+            try:
+                ok = not isinstance(value, (bool, dict, list)) and float(value) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                shown = repr(value) if isinstance(value, str) else what(value).split(":")[0]
+                self.error(at(key), f"task {task.id}: timeoutMs must be a positive number of milliseconds, not {shown}")
+        key = keys.get("env")
+        value = data.get(key) if key else None
+        if value is not None and not isinstance(value, dict) and not (isinstance(value, str) and "$" in value):
+            self.error(at(key), f"task {task.id}: env must be a mapping of NAME: value, not {what(value).split(':')[0]}")
+        key = keys.get("workdir")
+        value = data.get(key) if key else None
+        if isinstance(value, (dict, list)):
+            self.error(at(key), f"task {task.id}: workdir must be a directory (text), not {what(value)}")
 
     def template(self, task):
         spec = task.template

@@ -75,6 +75,20 @@ class Walker:
     def warn(self, node, message):
         self.warnings.append(Diagnostic(self.path, *loc(node), message, "warning"))
 
+    def repeated(self, seen, same, knode):
+        """True when `knode` repeats a key Fluxor reads as the same one (`same`: its lower-case name,
+        `input` for `with`), warned about here when the spelling differs (the YAML reader warns
+        about exact repeats)."""
+        first = seen.get(same)
+        seen[same] = knode
+        if first is None:
+            return False
+        if first.value != knode.value:
+            line, col = loc(first)
+            self.warn(knode, f"duplicate key `{knode.value}` (the same as `{first.value}` to Fluxor): the later value "
+                      f"wins (as in Fluxor; the first is at {line}:{col})")
+        return True
+
     # -- task lists ---------------------------------------------------------------------------
     def task_list(self, node, where="pipeline"):
         """A mapping (`id: body`…) or a sequence of items: the pipeline, `dependencies`, nested `tasks`."""
@@ -112,11 +126,19 @@ class Walker:
     def task(self, key, node, where=None):
         t = Task(key, node, where)
         service_seen = None
+        seen, listed = {}, []  # reserved keys read so far; subtasks of a `tasks:` list
         for knode, value in node.value:
             if not is_scalar(knode):
                 continue
             name = knode.value
             lowered = name.lower()
+            if lowered in _LOWER_TASK_KEYS and self.repeated(seen, "input" if lowered == "with" else lowered, knode):
+                if lowered == "goto":  # the later one replaces the first, as every repeated key does
+                    t.goto = []
+                elif lowered == "dependson":
+                    t.depends_on = []
+                elif lowered == "tasks":
+                    t.subtasks = [sub for sub in t.subtasks if sub not in listed]
             if lowered == "id":
                 if is_scalar(value):
                     t.key = t.name = value.value
@@ -142,7 +164,7 @@ class Walker:
                 if t.action is None:
                     t.action = {"service": "", "method": "", "input": None, "loc": loc(value)}
                 t.action["input"] = to_value(value)
-                t.action["input_loc"] = loc(value)
+                t.action["input_loc"], t.action["input_node"] = loc(value), value
             elif lowered in ("init", "post"):
                 if is_map(value):
                     setattr(t, lowered, self.parameters(value))
@@ -176,8 +198,9 @@ class Walker:
                 for sub in self.task_list(value, "tasks"):
                     sub.batch_async = sub.is_async
                     t.subtasks.append(sub)
+                    listed.append(sub)
             elif lowered == "commands" and is_seq(value):
-                t.commands = (to_value(value), loc(value))
+                t.commands = (to_value(value), loc(value), value)
             elif is_map(value):
                 close = _close_task_key(lowered)
                 if close and not any(is_scalar(k) and k.value.lower() in _LOWER_TASK_KEYS for k, _ in value.value):
@@ -210,7 +233,7 @@ class Walker:
                 if lowered in ("service", "method") and is_scalar(item):
                     action[lowered] = item.value
                 elif lowered == "input":
-                    action["input"], action["input_loc"] = to_value(item), loc(item)
+                    action["input"], action["input_loc"], action["input_node"] = to_value(item), loc(item), item
                 elif lowered == "with":
                     self.warn(knode, "`with:` is not read inside an action object; use `input:`")
             t.action = action
@@ -366,11 +389,19 @@ class Walker:
 def top_level(walker, root):
     """The workflow document: {name, pipeline: [Task], init, dependencies: [Task]} (spec §1.5)."""
     doc = {"name": None, "pipeline": None, "init": [], "dependencies": [], "pipeline_loc": (1, 1)}
-    if root is None or not is_map(root):
-        walker.errors.append(Diagnostic(walker.path, *(loc(root) if root is not None else (1, 1)), "a Fluxor workflow must be a mapping with `pipeline`"))
+    if root is None:  # a sub-workflow of comments (the file flowtui is given is checked as it is read)
+        from ..loaders import EMPTY
+
+        walker.errors.append(Diagnostic(walker.path, 1, 1, EMPTY))
         return doc
+    if not is_map(root):
+        walker.errors.append(Diagnostic(walker.path, *loc(root), "a Fluxor workflow must be a mapping with `pipeline`"))
+        return doc
+    seen = {}
     for knode, value in root.value:
         lowered = knode.value.lower() if is_scalar(knode) else ""
+        if lowered in ("name", "pipeline", "init", "dependencies", "post", "autopause"):
+            walker.repeated(seen, lowered, knode)
         if lowered == "name":
             if is_scalar(value):
                 doc["name"] = value.value

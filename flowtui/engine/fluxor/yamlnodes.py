@@ -175,13 +175,27 @@ def mapping_get(node, name):
     return None, None
 
 
+def child_node(node, step):
+    """The value node under a mapping key (the last one of that text: the one that wins) or at a list
+    index; None when there is none."""
+    if is_map(node):
+        found = None
+        for key, value in node.value:
+            if is_scalar(key) and key.value == step:
+                found = value
+        return found
+    if is_seq(node) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]
+    return None
+
+
 class Directives:
     """Applies load-time directives and turns repeated (aliased) nodes into nil markers."""
 
     def __init__(self, path):
         self.path = path
         self.seen = set()
-        self.errors = []
+        self.errors, self.warnings = [], []
 
     def apply(self, node, file, depth=0):
         """Process `node` (from `file`) in place; returns the node that replaces it."""
@@ -193,6 +207,13 @@ class Directives:
         kind = kind_of(node)
         if kind == "mapping":
             node.value = [(self._scalar(k, file), self.apply(v, file, depth)) for k, v in node.value]
+            if len(node.value) > 1:  # a repeated key? (one set: lost in a load's noise)
+                try:
+                    repeated = len({k.value for k, _ in node.value}) != len(node.value)
+                except TypeError:  # a mapping or a list as a key
+                    repeated = True
+                if repeated:
+                    self._duplicates(node.value, file)
         elif kind == "sequence":
             node.value = [self.apply(item, file, depth) for item in node.value]
         elif tag_of(node) == "str":
@@ -202,6 +223,20 @@ class Directives:
                 return self._import(node, match.group(2), file, depth)
             self._scalar(node, file)
         return node
+
+    def _duplicates(self, pairs, file):
+        """A warning at each repeated key: yaml.v3 keeps both in the node tree, Fluxor reads them in
+        order and the later one wins (spec §1.1; the spec's advice: reject or warn)."""
+        first = {}
+        for key, _ in pairs:
+            if not is_scalar(key):
+                continue
+            if key.value in first:
+                line, col = loc(first[key.value])
+                self.warnings.append(Diagnostic(file, *loc(key), f"duplicate key `{key.value}`: the later value wins "
+                                                f"(as in Fluxor; the first is at {line}:{col})", "warning"))
+            else:
+                first[key.value] = key
 
     def _scalar(self, node, file):
         if kind_of(node) == "scalar" and tag_of(node) == "str" and "$" in node.value:
@@ -246,6 +281,7 @@ class Directives:
         child = Directives(self.path)
         imported = child.apply(imported, full, depth + 1)
         self.errors.extend(child.errors)
+        self.warnings.extend(child.warnings)
         for part in [p for p in key.split(".") if p]:
             if is_map(imported):
                 imported = mapping_get(imported, part)[1]

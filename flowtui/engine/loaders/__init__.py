@@ -41,9 +41,25 @@ def read_text(path) -> str:
         raise FlowError([Diagnostic(path, 1, 1, "cannot read the file: permission denied")]) from None
     except UnicodeDecodeError:
         raise FlowError([_not_utf8(path)]) from None
-    if not text.strip():
-        raise FlowError([Diagnostic(path, 1, 1, "the file is empty")])
+    if _holds_nothing(text):
+        raise FlowError([Diagnostic(path, 1, 1, EMPTY)])
     return text
+
+
+EMPTY = "the file is empty: it holds no workflow, only blank lines and comments"
+_CONTENT = None  # compiled on first use: most files start with their content
+
+
+def _holds_nothing(text) -> bool:
+    """True for a file of blank lines and YAML comments, directives (`%YAML`) and document markers
+    (`---`, `...`): whatever its format, there is no workflow to tell or load."""
+    global _CONTENT
+    first = text[:64].lstrip("\ufeff \t\r\n")[:1]
+    if first and first not in "#%-.":
+        return False
+    if _CONTENT is None:
+        _CONTENT = re.compile(r"^[\ufeff \t]*(?!#|%|(?:---|\.\.\.)[ \t\r]*(?:#.*)?$)[^\s\ufeff]", re.M)
+    return _CONTENT.search(text) is None
 
 
 def _not_utf8(path) -> Diagnostic:

@@ -53,10 +53,12 @@ def _select(path, data, options):
         raise FlowError([Diagnostic(path, 1, 1, "a Floe file is a mapping: a host config (`common`, `flows`) or a flow (`tasks`)")])
     if "flows" not in data and "common" not in data:
         check = config.Checker(path)
+        config.repeated_keys(check, data)
         flow = config.parse_flow(check, data, "the flow file")
         _raise(check.errors)
         return config.Common(), flow, check, list(check.warnings)
     head = config.Checker(path)
+    config.repeated_keys(head, data)
     head.unknown_keys(data, ("common", "flows"), "the host config")
     common = config.parse_common(head, data)
     checks, flows = [], []

@@ -128,6 +128,7 @@ def load(path, text, options) -> FlowDef:
         root = directives.apply(root, path)
         if directives.errors:  # reading on would only report the unresolved directives again
             raise FlowError(directives.errors)
+        walker.warnings.extend(directives.warnings)
     doc = top_level(walker, root)
     base = os.path.splitext(os.path.basename(path))[0]
     name = doc["name"] or ("anonymous" if base == "<source>" else base)
