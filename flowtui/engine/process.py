@@ -3,7 +3,6 @@
 import errno
 import os
 import signal
-import sys
 
 # Characters and words that need a real shell. Anything else is exec'd directly, as make does:
 # it saves a /bin/sh start per task and behaves the same.
@@ -15,6 +14,7 @@ _SHELL_WORDS = frozenset(
     ": times getopts jobs fg bg fc".split()
 )
 _READ_SIZE = 65536
+_PIPE_MAX = 1 << 20  # what a pipe may hold: Linux's pipe-max-size, up to which a task may enlarge its own
 _DRAWING_MAX = 4096  # an unfinished line longer than this (and with no \r) is not copied at every read
 # Python ignores SIGPIPE (and SIGXFSZ); a child must get the defaults back, as Popen gives them.
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
@@ -309,19 +309,14 @@ class Process:
 
     def _drain(self, fd):
         """Read what `fd` holds now (to its end, if it ended), not what is written meanwhile: a child
-        left in the background (`yes &`) may write faster than flowtui reads, for ever."""
-        import fcntl  # here, not at start-up: ~0.7 ms of a headless cold start for a task's end
-        import termios
-
-        try:
-            left = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
-        except OSError:
-            left = _READ_SIZE
-        while fd in self._streams:
+        left in the background (`yes &`) may write faster than flowtui reads, for ever. A pipe
+        holds at most `_PIPE_MAX` bytes, so reading that much has read what it held."""
+        left = _PIPE_MAX
+        while fd in self._streams and left > 0:
             got = self._read(fd)
-            left -= got
-            if not got or left < 0:  # at 0, one more read finds the end, or that nothing is there
+            if not got:  # nothing there now, or its end
                 return
+            left -= got
 
     def _output_ended(self):
         """One stream ended: most likely the process exited, which closes all of them at once, so
