@@ -250,22 +250,24 @@ def _ci_key(mapping, key):
     return next((k for k in mapping if isinstance(k, str) and k.lower() == key), None)
 
 
+def _typed(check, mapping, key, kind, message):
+    """The value Floe reads as `key` when it is a `kind`; else None, with `message` at a value of
+    another type."""
+    found = _ci_key(mapping, key)
+    value = mapping.get(found) if found is not None else None
+    if value is not None and not isinstance(value, kind):
+        check.error(mapping.val_loc[found], message)
+        return None
+    return value
+
+
 def _check_form(check, opts, what):
     """A data node's form as Floe decodes it: {title, fields: [{id, prompt, type, value}]}. Floe fails a
     data task whose form does not decode (and a data trigger's form is what the run asks first)."""
-    key = _ci_key(opts, "form")
-    form = opts.get(key) if key is not None else None
-    if form is None:
-        return
-    if not isinstance(form, dict):
-        check.error(opts.val_loc[key], f"{what}: `form` must be a mapping ({{title, fields}})")
-        return
-    key = _ci_key(form, "fields")
-    fields = form.get(key) if key is not None else None
-    if fields is None:
-        return
-    if not isinstance(fields, list):
-        check.error(form.val_loc[key], f"{what}: the form's `fields` must be a list of fields ({{id, prompt, type, value}})")
+    form = _typed(check, opts, "form", dict, f"{what}: `form` must be a mapping ({{title, fields}})")
+    fields = form and _typed(check, form, "fields", list,
+                             f"{what}: the form's `fields` must be a list of fields ({{id, prompt, type, value}})")
+    if not fields:
         return
     for field, loc in zip(fields, fields.item_loc, strict=True):
         if not isinstance(field, dict):
