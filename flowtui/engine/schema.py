@@ -50,11 +50,10 @@ def validate(name, data, *, digest=None, cache_dir=None):
     if marker and os.path.exists(marker):
         return []
     schema = load_schema(name)
-    if unsupported(schema) or not conforms(schema, data, schema):
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(schema)
-        problems = [problem for error in validator.iter_errors(data) for problem in _explain(error)]
+    if unsupported(schema):
+        problems = _worded(schema, data)
+    elif not conforms(schema, data, schema):
+        problems = _worded(schema, *_pruned(schema, data, schema), original=data)
     else:
         problems = []
     if not problems and marker:
@@ -116,16 +115,75 @@ def conforms(schema, value, root) -> bool:
     return True
 
 
-def _explain(error):
-    """Turn one jsonschema error (possibly a oneOf/anyOf tree) into [(path, message)]."""
-    path = tuple(error.absolute_path)
+def _worded(schema, data, back=None, original=None):
+    """jsonschema's errors for `data` as [(path, message)]; with `back`, `data` was cut from
+    `original`: each path is turned back into the original's, and the value a message quotes is
+    the original's."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(data):
+        path = tuple(error.absolute_path)
+        instance = error.instance
+        if back is not None:
+            path = back(path)
+            instance = original
+            for step in path:
+                instance = instance[step]
+        problems += _explain(error, path, instance)
+    return problems
+
+
+def _same(path):
+    return path
+
+
+def _pruned(schema, value, root):
+    """`value` cut down to what does not conform to `schema` (a list's items renumbered), and the
+    function turning a path in it back into one in `value`: jsonschema then walks only what is
+    wrong, not a whole large document, to word its errors. The keywords `conforms` knows judge each
+    child on its own, so what is cut adds no error and hides none; required keys stay."""
+    own = _structure(schema, root)
+    if own is None:
+        return value, _same
+    if isinstance(value, list) and own.get("items") is not None:
+        items = own["items"]
+        kept = [(index, *_pruned(items, item, root)) for index, item in enumerate(value) if not conforms(items, item, root)]
+        return [item for _, item, _ in kept], lambda path: path and (kept[path[0]][0], *kept[path[0]][2](path[1:]))
+    if isinstance(value, dict):
+        properties, extra, required = own.get("properties", {}), own.get("additionalProperties"), own.get("required", ())
+        kept, backs = {}, {}
+        for key, item in value.items():
+            sub = properties[key] if key in properties else extra
+            if sub is not None and not conforms(sub, item, root):
+                kept[key], backs[key] = _pruned(sub, item, root)
+            elif key in required:
+                kept[key] = item
+        return kept, lambda path: path and (path[0], *backs.get(path[0], _same)(path[1:]))
+    return value, _same
+
+
+def _structure(schema, root):
+    """The schema whose `items`/`properties` judge a value's children: `schema`, or the one its
+    `$ref` names when it has none of its own; None when both have some (not cut there)."""
+    shaped = ("properties", "additionalProperties", "items")
+    while "$ref" in schema and not any(key in schema for key in shaped):
+        schema = _resolve(root, schema["$ref"])
+    if "$ref" in schema and any(key in _resolve(root, schema["$ref"]) for key in shaped):
+        return None
+    return schema
+
+
+def _explain(error, path, instance):
+    """Turn one jsonschema error, about `instance` at `path`, into [(path, message)]."""
     key = path[-1] if path and isinstance(path[-1], str) else None
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in error.validator_value if k not in instance]
         return [(path, f"missing required key `{k}`") for k in missing]
     if custom:
-        return [(path, custom.format(value=error.instance, key=key))]
+        return [(path, custom.format(value=instance, key=key))]
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))

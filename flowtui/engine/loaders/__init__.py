@@ -158,7 +158,7 @@ def _misspelt_key(data, text):
             if where is None and text:
                 from ..jsonpos import JsonPositions
 
-                where = JsonPositions(text).key.get((key,))
+                where = JsonPositions(text).key_at((key,))
             return (*(where or (1, 1)), f"`{key}`: did you mean `{close[0]}` ({_FORMAT_KEYS[close[0]]})? Or else: ")
     return 1, 1, ""
 

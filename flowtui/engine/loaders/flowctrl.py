@@ -49,7 +49,7 @@ def load(path, text, options=None) -> FlowDef:
         if positions is None:
             from ..jsonpos import JsonPositions
 
-            positions = JsonPositions(text)
+            positions = JsonPositions(text, repeated_keys=bool(duplicated))
         return [Diagnostic(path, *positions.at(p), message, severity) for p, message in problems]
 
     from ..schema import validate
@@ -66,7 +66,7 @@ def load(path, text, options=None) -> FlowDef:
     if duplicated:  # Flow-CTRL's json.load keeps the last value (at the first key's place): so do we
         from ..jsonpos import JsonPositions
 
-        positions = positions or JsonPositions(text)
+        positions = positions or JsonPositions(text, repeated_keys=True)
         warnings = [Diagnostic(path, line, col, f"duplicate key `{dup_path[-1]}`: the later value wins "
                                "(as Flow-CTRL's json.load)", "warning") for dup_path, (line, col) in positions.duplicates]
     return _build(path, data, located, warnings)
