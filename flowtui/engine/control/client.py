@@ -65,7 +65,15 @@ class Client:
         line = self._file.readline()
         if not line:
             raise ControlError("the run closed the connection (it has finished)")
-        return json.loads(line)
+        if not line.endswith(b"\n"):
+            raise ControlError("the run closed the connection in the middle of a reply (its runner died?)")
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ControlError("the run sent a malformed reply (not a JSON object)")
+        return data
 
     def close(self):
         self._file.close()
