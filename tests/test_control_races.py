@@ -1,6 +1,7 @@
 """Control commands racing the run they steer: a runner killed mid-reply, a run that has ended but
 not yet exited, a socket this user may not connect to, a purge while a resume starts."""
 
+import json
 import socket
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from flowtui.engine.control.client import Client, ControlError
 from flowtui.engine.control.sockets import socket_path
 from flowtui.engine.statedir import resolve
-from tests.test_control_support import Runner, fifo, sketch, wait_fifo
+from tests.test_control_support import Runner, fifo, flowtui, sketch, wait_fifo
 
 
 @pytest.fixture
@@ -35,3 +36,37 @@ def test_a_runner_killed_in_the_middle_of_a_reply_is_a_control_error_not_a_trace
         client.close()
     finally:
         runner.close()
+
+
+def test_a_run_that_has_ended_stops_answering_before_its_runner_writes_the_reports(tmp_path, state_dir):
+    """The socket used to outlive the run's event loop until the runner exited: while it wrote its
+    reports (into a FIFO nobody read yet, on a slow disk) `status` waited 30 s for a reply that
+    could not come, and `attach` waited for ever."""
+    ready, report = fifo(tmp_path / "ready"), fifo(tmp_path / "report.json")
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "wait", "cmd": f"sh -c 'echo ready > {ready}; read x'"}]})
+    runner = Runner(flow, state_dir, extra=["--report", report])
+    try:
+        wait_fifo(ready, runner)
+        run_id = runner.run_id
+        events = Client(socket_path(state_dir, run_id), timeout=30)  # a bound on failure, not a timing
+        assert events.request("subscribe")["ok"]
+        assert flowtui("send", "s/wait", "go", "--state-dir", state_dir)[0] == 0
+        while events.read().get("type") != "run_finished":
+            pass
+        # The run has ended; its runner now blocks opening the report FIFO until someone reads it.
+        with pytest.raises(ControlError, match="closed the connection"):
+            while True:
+                events.read()
+        events.close()
+        for command in ("status", "pause", "attach"):
+            code, out, err = flowtui(command, "--state-dir", state_dir)
+            assert (code, out, err) == (2, "", "flowtui: no live run\n"), command
+        code, _, err = flowtui("send", "s/wait", "late", run_id, "--state-dir", state_dir)
+        assert code == 2 and err == f"flowtui: no live run {run_id!r}\n"
+        with open(report) as handle:  # the runner goes on: its report, its exit
+            assert json.load(handle)["status"] == "succeeded"
+        assert runner.wait() == 0
+    finally:
+        runner.close()
+    code, out, _ = flowtui("show", run_id, "--json", "--state-dir", state_dir)
+    assert code == 0 and json.loads(out)["status"] == "succeeded"  # the store had it all before the socket went

@@ -142,11 +142,16 @@ class RemoteSource:
     def __init__(self, state_dir, run_id=None):
         self.run_id = find_run(state_dir, run_id)
         path = socket_path(state_dir, self.run_id)
-        self._events_client = Client(path, timeout=None)
-        reply = self._events_client.request("subscribe")
+        self._events_client = Client(path)  # a runner that never answers (stopped) fails like a command
+        try:
+            reply = self._events_client.request("subscribe")
+        except ControlError:
+            self._events_client.close()
+            raise
         if not reply.get("ok"):
             self._events_client.close()
             raise ControlError(reply.get("message") or "subscribe refused")
+        self._events_client.sock.settimeout(None)  # then events may be hours apart
         self._snapshot = reply["snapshot"]
         self._control_client = Client(path)
         self.controller = RemoteController(self._control_client)
