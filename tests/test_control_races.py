@@ -2,6 +2,7 @@
 not yet exited, a socket this user may not connect to, a purge while a resume starts."""
 
 import json
+import os
 import socket
 
 import pytest
@@ -70,3 +71,59 @@ def test_a_run_that_has_ended_stops_answering_before_its_runner_writes_the_repor
         runner.close()
     code, out, _ = flowtui("show", run_id, "--json", "--state-dir", state_dir)
     assert code == 0 and json.loads(out)["status"] == "succeeded"  # the store had it all before the socket went
+
+
+def _no_permission_override():
+    """For a subprocess: file permissions apply to it even as root (CAP_DAC_* leave its bounding set)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def restricted(*argv):
+    """`flowtui ARGV` in a process for which a socket of mode 000 is another user's: it may not connect."""
+    import subprocess
+    import sys
+
+    from tests.test_control_support import REPO
+
+    return subprocess.run(
+        [sys.executable, "-m", "flowtui", *map(str, argv)], cwd=REPO, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60, preexec_fn=_no_permission_override if os.geteuid() == 0 else None,
+    )
+
+
+def test_a_live_run_whose_socket_this_user_may_not_connect_to_is_not_taken_for_a_dead_one(tmp_path, state_dir):
+    """Another user's run (`sudo flowtui run` with this HOME), simulated by a socket of mode 000.
+    Its refused connect (EACCES) was read as a dead runner's: `status` said `no live run`, and the
+    next `run`, `purge` or `runs` marked it interrupted and unlinked its socket, leaving it running
+    with no way to steer it."""
+    if os.geteuid() == 0 and restricted("--version").returncode != 0:
+        pytest.skip("cannot drop CAP_DAC_OVERRIDE here")
+    ready = fifo(tmp_path / "ready")
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "wait", "cmd": f"sh -c 'echo ready > {ready}; read x; echo got $x'"}]})
+    quick = sketch(tmp_path / "quick.json", {"q": [{"name": "one", "cmd": "true"}]})
+    runner = Runner(flow, state_dir)
+    try:
+        wait_fifo(ready, runner)
+        run_id, path = runner.run_id, socket_path(state_dir, runner.run_id)
+        os.chmod(path, 0)
+        try:
+            for argv in (["status"], ["send", "s/wait", "x", run_id[:12]]):
+                result = restricted(*argv, "--state-dir", state_dir)
+                assert result.returncode == 2, result
+                assert result.stderr == f"flowtui: cannot reach the run at {path}: Permission denied\n"
+            assert restricted("run", quick, "--no-ui", "--state-dir", state_dir).returncode == 0
+            result = restricted("runs", "--json", "--state-dir", state_dir)
+            assert {run["run_id"]: run["status"] for run in json.loads(result.stdout)}[run_id] == "running"
+            result = restricted("purge", "--all", "--state-dir", state_dir)
+            assert (result.returncode, result.stdout) == (0, "purged 1 run\n")  # quick.json's, not the live one
+        finally:
+            os.chmod(path, 0o600)
+        assert flowtui("send", "s/wait", "go", "--state-dir", state_dir)[0] == 0  # still there, still steerable
+        assert runner.wait() == 0 and "[s/wait] got go" in runner.output
+    finally:
+        runner.close()
