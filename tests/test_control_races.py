@@ -1,16 +1,19 @@
 """Control commands racing the run they steer: a runner killed mid-reply, a run that has ended but
 not yet exited, a socket this user may not connect to, a purge while a resume starts."""
 
+import fcntl
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from flowtui.engine.control.client import Client, ControlError
 from flowtui.engine.control.sockets import socket_path
 from flowtui.engine.statedir import resolve
-from tests.test_control_support import Runner, fifo, flowtui, sketch, wait_fifo
+from tests.test_control_support import REPO, Runner, fifo, flowtui, flowtui_process, sketch, wait_fifo
 
 
 @pytest.fixture
@@ -85,11 +88,6 @@ def _no_permission_override():
 
 def restricted(*argv):
     """`flowtui ARGV` in a process for which a socket of mode 000 is another user's: it may not connect."""
-    import subprocess
-    import sys
-
-    from tests.test_control_support import REPO
-
     return subprocess.run(
         [sys.executable, "-m", "flowtui", *map(str, argv)], cwd=REPO, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=60, preexec_fn=_no_permission_override if os.geteuid() == 0 else None,
@@ -127,3 +125,27 @@ def test_a_live_run_whose_socket_this_user_may_not_connect_to_is_not_taken_for_a
         assert runner.wait() == 0 and "[s/wait] got go" in runner.output
     finally:
         runner.close()
+
+
+def test_a_run_being_resumed_is_not_purged_under_the_resumer(tmp_path, state_dir):
+    """Between taking the resume lock and serving its socket, a resumer's run looked ended (its
+    row still says failed): `purge` or another run's retention deleted its rows and its directory,
+    journal and lock included, while it was about to run it."""
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "bad", "cmd": "false"}]})
+    assert flowtui_process("run", flow, "--no-ui", "--state-dir", state_dir).returncode == 1
+    (run_id,) = os.listdir(os.path.join(state_dir, "runs"))
+    lock = os.open(os.path.join(state_dir, "runs", run_id, "resume.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # what a `flowtui resume` holds from its start to its end
+        code, out, err = flowtui("purge", "--all", "--state-dir", state_dir)
+        assert (code, out, err) == (1, "", "flowtui: nothing to purge\n")
+        keep_one = {**os.environ, "FLOWTUI_KEEP_RUNS": "1"}  # a second run of the flow: retention keeps 1
+        second = subprocess.run([sys.executable, "-m", "flowtui", "run", str(flow), "--no-ui", "--state-dir", state_dir],
+                                cwd=REPO, env=keep_one, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stderr
+        assert flowtui("show", run_id, "--state-dir", state_dir)[0] == 0
+        assert os.path.exists(os.path.join(state_dir, "runs", run_id, "journal"))
+    finally:
+        os.close(lock)
+    code, out, _ = flowtui("purge", "--all", "--state-dir", state_dir)  # no longer being resumed: it goes
+    assert (code, out) == (0, "purged 2 runs\n")
