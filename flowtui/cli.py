@@ -375,17 +375,17 @@ def cmd_run(args, out, err):
 
     with Recording(run, state_dir, args.load_options) as recording:
         if use_tui:
-            code = _run_tui(run, args, state_dir)
+            code = _run_tui(run, args, state_dir, recording.ended)
         else:
             from .headless import run_headless
 
-            code = run_headless(run, args, out)
+            code = run_headless(run, args, out, ended=recording.ended)
     if recording.writer.error:
         err.write(f"flowtui: warning: the run store could not record this run: {recording.writer.error}\n")
     return code
 
 
-def _run_tui(run, args, state_dir):
+def _run_tui(run, args, state_dir, ended):
     from .engine.process import kill_stragglers
     from .headless import events_outcome, write_reports
     from .reporters.tails import Tails
@@ -402,6 +402,7 @@ def _run_tui(run, args, state_dir):
         code = tui_main(LocalSource(run), state_dir=state_dir)
     finally:
         kill_stragglers()  # as headless: what waits out its grace period goes when flowtui does
+        ended()  # the reactor has stopped: nobody answers the socket any more
         if events:
             events.close()
     return write_reports(run, args, tails, events_outcome(events, args.events, code))

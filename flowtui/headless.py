@@ -224,7 +224,9 @@ def _make_dirs(directory):
     return made
 
 
-def run_headless(run, args, out=sys.stdout) -> int:
+def run_headless(run, args, out=sys.stdout, ended=None) -> int:
+    """Drive `run` to its end printing its output; `ended()` is called once its loop has stopped,
+    before the reports are written (`Recording.ended`: the socket must not outlive the loop)."""
     from .reporters.console import ConsolePrinter
     from .reporters.tails import Tails
 
@@ -260,6 +262,8 @@ def run_headless(run, args, out=sys.stdout) -> int:
         return EXIT_FAILED
     finally:
         kill_stragglers()
+        if ended:
+            ended()
         if events:
             events.close()
     code = events_outcome(events, args.events, code)

@@ -52,11 +52,11 @@ def wait_fifo(path, runner=None, timeout=30.0) -> str:
 class Runner:
     """`flowtui run FILE --no-ui --state-dir DIR` in a subprocess; stdin is not a terminal."""
 
-    def __init__(self, flow_file, state_dir, cwd=None):
+    def __init__(self, flow_file, state_dir, cwd=None, extra=()):
         self._out = tempfile.TemporaryFile()  # a file, not a pipe: a runner never blocks on its output
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowtui", "run", str(flow_file), "--no-ui", "--state-dir", str(state_dir),
-             "--approval-timeout", "10m"],
+             "--approval-timeout", "10m", *map(str, extra)],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT,
             cwd=cwd or REPO, start_new_session=True,
         )

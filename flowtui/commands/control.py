@@ -217,7 +217,7 @@ def _resume_from_store(args, state_dir, out, err):
     done = succeeded_tasks(record)
     err.write(f"flowtui: resuming {run.run_id} ({flow.file}): {len(done)} task{'s' if len(done) != 1 else ''} "
               f"already succeeded and will not run again\n")
-    with Recording(run, state_dir, options):
+    with Recording(run, state_dir, options) as recording:
         if not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty():
             from ..screens.app import main as tui_main
             from ..screens.source import LocalSource
@@ -230,7 +230,7 @@ def _resume_from_store(args, state_dir, out, err):
             approval_timeout=getattr(args, "approval_timeout", 0.0), events=getattr(args, "events", None),
             report=getattr(args, "report", None), junit=getattr(args, "junit", None),
         )
-        return run_headless(run, headless_args, out)
+        return run_headless(run, headless_args, out, ended=recording.ended)
 
 
 def cmd_attach(args, out, err):

@@ -31,7 +31,10 @@ def load_for_resume(store, run_id, force=False):
     if record["live"]:
         raise ResumeError(f"run {rid} is still going ({record['status']}): it cannot be resumed from the store")
     reap_orphans(store.state_dir, rid)  # its processes end; what it journaled reaches the store
-    record = store.get_run(rid)
+    try:
+        record = store.get_run(rid)
+    except StoreError as exc:  # purged before the lock was ours
+        raise ResumeError(str(exc)) from None
     if record["status"] == SUCCEEDED:
         raise ResumeError(f"run {rid} succeeded: nothing to resume")
     path = record["flow_file"]

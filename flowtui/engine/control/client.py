@@ -65,7 +65,15 @@ class Client:
         line = self._file.readline()
         if not line:
             raise ControlError("the run closed the connection (it has finished)")
-        return json.loads(line)
+        if not line.endswith(b"\n"):
+            raise ControlError("the run closed the connection in the middle of a reply (its runner died?)")
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ControlError("the run sent a malformed reply (not a JSON object)")
+        return data
 
     def close(self):
         self._file.close()
@@ -134,11 +142,16 @@ class RemoteSource:
     def __init__(self, state_dir, run_id=None):
         self.run_id = find_run(state_dir, run_id)
         path = socket_path(state_dir, self.run_id)
-        self._events_client = Client(path, timeout=None)
-        reply = self._events_client.request("subscribe")
+        self._events_client = Client(path)  # a runner that never answers (stopped) fails like a command
+        try:
+            reply = self._events_client.request("subscribe")
+        except ControlError:
+            self._events_client.close()
+            raise
         if not reply.get("ok"):
             self._events_client.close()
             raise ControlError(reply.get("message") or "subscribe refused")
+        self._events_client.sock.settimeout(None)  # then events may be hours apart
         self._snapshot = reply["snapshot"]
         self._control_client = Client(path)
         self.controller = RemoteController(self._control_client)

@@ -38,10 +38,15 @@ def connect(sock, path):
 
 
 def is_live(path) -> bool:
-    """True when a runner serves `path`: a socket left by a dead runner refuses the connection."""
+    """True when a runner serves `path`: a socket left by a dead runner refuses the connection.
+
+    One this user may not connect to (EACCES: another user's run, `sudo flowtui run` with this
+    HOME) is live too: its runner cannot be told dead, and must never be reaped as if it were."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connect(sock, path)
+        return True
+    except PermissionError:
         return True
     except OSError:
         return False

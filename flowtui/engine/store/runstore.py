@@ -306,8 +306,7 @@ class RunStore:
                 cutoff is not None and (row["finished_at"] or row["created_at"]) < cutoff
             ):
                 doomed.append(row["run_id"])
-        self._delete(self.conn, doomed)
-        return doomed
+        return self._delete(self.conn, doomed)
 
     def apply_retention(self, flow_file, conn=None):
         """Keep the newest `self.keep` runs of `flow_file` (0: keep all); older finished ones go."""
@@ -318,33 +317,64 @@ class RunStore:
         rows = conn.execute("SELECT * FROM runs WHERE flow_file = ? ORDER BY created_at DESC, run_id DESC",
                             (flow_file,)).fetchall()
         doomed = [row["run_id"] for row in rows[self.keep:] if not alive(row)]
-        self._delete(conn, doomed)
-        return doomed
+        return self._delete(conn, doomed)
 
     def _delete(self, conn, run_ids):
-        if not run_ids:
-            return
-        conn.execute("BEGIN IMMEDIATE")
+        """Delete `run_ids` but those being resumed (their resume lock is held: the resumer has not
+        served a socket yet, and its row still reads as ended); returns the ids deleted. Each lock is
+        held until its run is gone, so a resume starting meanwhile is refused."""
+        locks, deleted = [], []
         try:
-            for table in ("approvals", "attempts", "tasks", "runs"):
-                conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(rid,) for rid in run_ids])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        import shutil
-
-        from .orphans import terminate_run_processes
-
-        for rid in run_ids:
-            if os.path.exists(socket_path(self.state_dir, rid)):
-                # A dead runner's socket is how its processes are found again: end them first.
-                terminate_run_processes(self.state_dir, rid)
-            shutil.rmtree(run_dir(self.state_dir, rid), ignore_errors=True)
+            for rid in run_ids:
+                lock = _lock_for_delete(self.state_dir, rid)
+                if lock is not None:
+                    locks.append(lock)
+                    deleted.append(rid)
+            if not deleted:
+                return []
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                os.unlink(socket_path(self.state_dir, rid))
-            except FileNotFoundError:
-                pass
+                for table in ("approvals", "attempts", "tasks", "runs"):
+                    conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(rid,) for rid in deleted])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            import shutil
+
+            from .orphans import terminate_run_processes
+
+            for rid in deleted:
+                if os.path.exists(socket_path(self.state_dir, rid)):
+                    # A dead runner's socket is how its processes are found again: end them first.
+                    terminate_run_processes(self.state_dir, rid)
+                shutil.rmtree(run_dir(self.state_dir, rid), ignore_errors=True)
+                try:
+                    os.unlink(socket_path(self.state_dir, rid))
+                except FileNotFoundError:
+                    pass
+            return deleted
+        finally:
+            for lock in locks:
+                if lock >= 0:
+                    os.close(lock)
+
+
+def _lock_for_delete(state_dir, run_id):
+    """The run's resume lock, taken (a descriptor; -1 when the run has no directory to hold one), or
+    None when a `flowtui resume` holds it (see resume._hold_resume_lock)."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(run_dir(state_dir, run_id), "resume.lock"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _tree_order(rows):
