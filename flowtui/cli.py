@@ -365,10 +365,12 @@ def cmd_run(args, out, err):
     if problem:
         err.write(problem + "; nothing was run\n")
         return EXIT_USAGE
-    from .engine.run import run_for
+    from .engine.run import new_run_id, run_for
+    from .engine.store.logfiles import claim_run_id
     from .engine.who import current_user
 
-    run = run_for(flow, runtime, args.load_options, max_parallel=args.max_parallel, by=current_user())
+    run = run_for(flow, runtime, args.load_options, run_id=claim_run_id(state_dir, new_run_id),
+                  max_parallel=args.max_parallel, by=current_user())
     if not args.no_ui and not use_tui:
         err.write("flowtui: not a terminal: running headless (pass --no-ui to say so)\n")
     from .engine.recording import Recording

@@ -270,3 +270,14 @@ def test_a_sockets_dir_others_may_write_is_refused_before_anything_runs(tmp_path
     assert "Traceback" not in err and not (tmp_path / "RAN").exists()
     os.chmod(sockets, 0o700)
     assert flowtui("runs", "--state-dir", state_dir)[0] == 1  # no phantom run was recorded
+
+
+def test_a_run_id_another_runner_took_in_the_same_second_is_not_taken_again(tmp_path):
+    """Two runners starting in the same second may draw the same id: the second gets another."""
+    from flowtui.engine.store.logfiles import claim_run_id, run_dir
+
+    drawn = iter(["20261124-101500-ab12", "20261124-101500-ab12", "20261124-101500-cd34"])
+    first = claim_run_id(str(tmp_path), lambda: next(drawn))
+    second = claim_run_id(str(tmp_path), lambda: next(drawn))
+    assert (first, second) == ("20261124-101500-ab12", "20261124-101500-cd34")
+    assert os.path.isdir(run_dir(str(tmp_path), second))

@@ -15,6 +15,20 @@ def run_dir(state_dir, run_id) -> str:
     return os.path.join(state_dir, RUNS, run_id)
 
 
+def claim_run_id(state_dir, new_id) -> str:
+    """An id from `new_id()` that no other run in `state_dir` has, its directory made at once: ids
+    are the second and 16 random bits, and two runners starting in the same second (CI jobs sharing
+    a state dir) would otherwise share a socket and a store row about once in 65 536 pairs."""
+    os.makedirs(os.path.join(state_dir, RUNS), mode=0o700, exist_ok=True)
+    while True:
+        run_id = new_id()
+        try:
+            os.mkdir(run_dir(state_dir, run_id), 0o700)
+        except FileExistsError:
+            continue
+        return run_id
+
+
 _NAME_BYTES = 200  # file systems take 255 bytes per name
 
 
