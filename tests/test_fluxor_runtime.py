@@ -678,3 +678,26 @@ def test_exec_reads_dev_null_in_a_run_without_a_terminal(tmp_path, flowtui_cmd):
     done = subprocess.run([*flowtui_cmd, "run", "ask.yaml", "--no-ui", "--state-dir", str(tmp_path / "state")],
                           cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "[ask] got []" in done.stdout, done.stdout + done.stderr
+
+
+def test_await_any_error_starts_no_child_once_it_stopped(tmp_path):
+    """The failure frees a slot, and skipping the children still queued must not hand it to the next
+    one: with one slot, `bad` fails and nothing after it ever starts (no process spawned and killed)."""
+    r = run_text(tmp_path, EMIT_SLEEPERS.replace("AWAIT", "{mode: anyError}"), max_parallel=1,
+                 sets={"jobs": "[{name: bad, wait: 0, code: 3}, {name: b, wait: 0, code: 0}, {name: c, wait: 0, code: 0},"
+                               " {name: d, wait: 0, code: 0}]"})
+    assert r.code == 1 and r.status("fan") == "failed"
+    assert [e.task for e in r.events if e.type == "task_started"] == ["fan/one[0]"]
+    assert [r.status(f"fan/one[{i}]") for i in range(1, 4)] == ["skipped"] * 3
+
+
+def test_await_first_over_many_queued_children_is_no_recursion_error(tmp_path):
+    """Each child `first` skips ends in turn; it must not stop the children again, once per child."""
+    r = run_text(tmp_path, """
+        pipeline:
+          fan:
+            emit: {forEach: "$items", as: it, task: {one: {action: printer:print, input: {message: "$it"}}}}
+            await: {mode: first}
+        """, max_parallel=1, sets={"items": "[" + ", ".join(str(i) for i in range(3000)) + "]"})
+    assert r.code == 0 and r.status("fan") == "succeeded" and r.lines() == ["0"]
+    assert r.status("fan/one[2999]") == "skipped" and r.state["fan"] == [{}]

@@ -763,7 +763,9 @@ class Run:
         self._check_done()
         return True, f"rejected {nid}"
 
-    def skip(self, nid, by=None):
+    def skip(self, nid, by=None, *, pump=True):
+        """`pump=False` (a runtime skipping several at once, from inside the engine): start nothing
+        yet, nor end the run; the engine does both once the change is made."""
         if nid not in self.nodes:
             return False, f"no task {nid}"
         state = self.states[nid]
@@ -779,9 +781,15 @@ class Run:
             return True, f"{nid} will be skipped when its turn comes"
         state.error = f"skipped by {by or 'operator'}"
         self._finish(nid, SKIPPED, reason="operator")
+        if pump:
+            self.settle()
+        return True, f"skipped {nid}"
+
+    def settle(self):
+        """Start what may start, and end the run if nothing is left: after a runtime changed the
+        graph from outside an engine callback (a timer of its own)."""
         self._pump()
         self._check_done()
-        return True, f"skipped {nid}"
 
     def rerun(self, nid, downstream=False, by=None):
         if nid not in self.nodes:
