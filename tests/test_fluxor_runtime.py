@@ -701,3 +701,27 @@ def test_await_first_over_many_queued_children_is_no_recursion_error(tmp_path):
         """, max_parallel=1, sets={"items": "[" + ", ".join(str(i) for i in range(3000)) + "]"})
     assert r.code == 0 and r.status("fan") == "succeeded" and r.lines() == ["0"]
     assert r.status("fan/one[2999]") == "skipped" and r.state["fan"] == [{}]
+
+
+def test_a_loop_over_a_shorter_template_list_leaves_no_copy_of_the_longer_one(tmp_path):
+    """A goto re-arms the template: the copies of the earlier pass go, their subtasks with them,
+    so the report lists only what the last pass made (it listed `one[1]/first` and `one[2]/first`)."""
+    r = run_text(tmp_path, """
+        init: {items: [a, b, c], n: 0}
+        pipeline:
+          loop:
+            each:
+              template:
+                selector: [{name: it, value: $items}]
+                task:
+                  one:
+                    first: {action: nop:nop}
+            step:
+              action: nop:nop
+              post: {n: "${n + 1}", items: [x]}
+              goto: {when: n < 2, task: loop}
+        """)
+    assert r.code == 0 and r.state["n"] == 2
+    tasks = [nid for nid in r.run.tree_order() if r.run.nodes[nid].is_task]
+    assert tasks == ["loop/each", "loop/each/one[0]/first", "loop/step"]
+    assert sorted(n for n in r.run.nodes if n.startswith("loop/each/")) == ["loop/each/one[0]", "loop/each/one[0]/first"]

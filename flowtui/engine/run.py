@@ -606,20 +606,24 @@ class Run:
         return added
 
     def _drop_dynamic(self, nid):
-        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration).
+        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration), each
+        with its whole subtree: a template copy's own subtasks go with it.
 
         A node's own children stay, also for a node added at run time (a group inside a
         sub-workflow or a template copy): only what was added under it later is dropped."""
         keep = set(self.nodes[nid].children)
-        for child in self.children[nid]:
-            if child not in keep:
-                self._drop_dynamic(child)
-                for dep in self.nodes[child].deps:
-                    users = self.dependents.get(dep.node)
-                    if users and child in users:
-                        users.remove(child)
-                del self.nodes[child], self.states[child], self.order[child], self.children[child]
+        dropped = [c for c in self.children[nid] if c not in keep]
+        if not dropped:
+            return
         self.children[nid] = [c for c in self.children[nid] if c in keep]
+        while dropped:  # the whole subtree under each goes (a stack, not recursion: deep trees)
+            child = dropped.pop()
+            dropped.extend(self.children[child])
+            for dep in self.nodes[child].deps:
+                users = self.dependents.get(dep.node)
+                if users and child in users:
+                    users.remove(child)
+            del self.nodes[child], self.states[child], self.order[child], self.children[child]
 
     def reset(self, ids, *, loop=False):
         """Put nodes (with their subtrees) back to pending and start them again when they can.
