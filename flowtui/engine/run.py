@@ -135,6 +135,7 @@ class Run:
         self.executions = {}  # task id -> TaskExecution
         self._ended = deque()  # (id, node) whose end its dependents and group have yet to learn
         self._telling = False
+        self._opening = None  # while groups start: the children each has yet to activate (a stack)
         # Attempts cancelled by a rerun, still ending (teardown included): the next attempt of the
         # task waits for them, so attempts never overlap and each one's end is recorded.
         self.winding_down = {}  # task id -> TaskExecution
@@ -431,8 +432,21 @@ class Run:
         if not state.open_children:
             self._finish(nid, self._rollup(nid))
             return
-        for child in list(children):
-            self._activate(child)
+        # Depth first, as a recursion would, but with a stack: groups nest thousands deep (sub-workflows).
+        pending = iter(list(children))
+        if self._opening is not None:  # a group started while its parent's children are activated
+            self._opening.append(pending)
+            return
+        stack = self._opening = [pending]
+        try:
+            while stack:
+                child = next(stack[-1], None)
+                if child is None:
+                    stack.pop()
+                else:
+                    self._activate(child)
+        finally:
+            self._opening = None
 
     # -- finishing -----------------------------------------------------------------------------
     def _finish(self, nid, status, reason=None, notify=True):
@@ -442,12 +456,39 @@ class Run:
         if reason is not None:
             state.reason = reason
         self.approvals.pop(nid, None)
-        for child in self.children[nid]:  # a group that ends early takes its subtree with it
-            if self.states[child].status not in TERMINAL:
-                if child in self.executions:
-                    self.executions[child].cancel()
-                    continue
-                self._finish(child, SKIPPED if status == SKIPPED else NOT_RUN, reason="parent", notify=False)
+        if self.children[nid]:
+            self._end_subtree(nid, SKIPPED if status == SKIPPED else NOT_RUN)
+        self._ended_with(nid, node, status, notify)
+
+    def _end_subtree(self, nid, status):
+        """A group that ends early takes its subtree with it: each node under it ends (after its own
+        subtree) `status`, and what runs there is cancelled. A stack, not recursion (deep trees)."""
+        stack = [iter(list(self.children[nid]))]
+        parents = [(nid, None)]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                ended, node = parents.pop()
+                if stack:
+                    self._ended_with(ended, node, status, notify=False)
+                continue
+            state = self.states[child]
+            if state.status in TERMINAL:
+                continue
+            if child in self.executions:
+                self.executions[child].cancel()
+                continue
+            state.status = status
+            state.finished_at = time.time()
+            state.reason = "parent"
+            self.approvals.pop(child, None)
+            stack.append(iter(list(self.children[child])))
+            parents.append((child, self.nodes[child]))
+
+    def _ended_with(self, nid, node, status, notify):
+        """The rest of `_finish`: the runtime's say, the end told, then the dependents and the group."""
+        state = self.states[nid]
         # The runtime may override the outcome (a Fluxor `when` error, an await mode): what it
         # emits meanwhile waits, so the end is told once, with the final outcome, and first.
         generation = state.generation
@@ -649,22 +690,24 @@ class Run:
         self._check_done()
         return None
 
-    def _reset_subtree(self, nid, loop):
-        old = self.states[nid]
-        execution = self.executions.pop(nid, None)
-        if execution is not None:
-            self.winding_down[nid] = execution
-            execution.cancel()
-        self.approvals.pop(nid, None)
-        self.skipping.pop(nid, None)
-        self._drop_dynamic(nid)
-        self.states[nid] = NodeState(
-            attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
-        )
-        old.generation += 1
-        self.emit(ev.TaskStatus(nid, PENDING))
-        for child in self.children[nid]:
-            self._reset_subtree(child, loop)
+    def _reset_subtree(self, root, loop):
+        stack = [root]
+        while stack:  # pre-order, with a stack: groups nest thousands deep
+            nid = stack.pop()
+            old = self.states[nid]
+            execution = self.executions.pop(nid, None)
+            if execution is not None:
+                self.winding_down[nid] = execution
+                execution.cancel()
+            self.approvals.pop(nid, None)
+            self.skipping.pop(nid, None)
+            self._drop_dynamic(nid)
+            self.states[nid] = NodeState(
+                attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
+            )
+            old.generation += 1
+            self.emit(ev.TaskStatus(nid, PENDING))
+            stack.extend(reversed(self.children[nid]))
 
     def _reopen_parents(self, nid):
         parent = self.nodes[nid].parent
