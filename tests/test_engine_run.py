@@ -805,6 +805,20 @@ def test_join_any_starts_on_the_first_satisfied_dependency():
     assert statuses(run) == {"a": "failed", "b": "succeeded", "any": "succeeded", "all": "not_run"}
 
 
+def test_a_failure_a_join_any_waits_for_is_handled_when_it_comes_after_the_join_fired(tmp_path):
+    """Floe's `merge type: any` waiting for `task.a.bad` and `task.b.good`: `b` fires it first, `a`
+    fails after (once the merge ran). The merge listens for that failure, so it is routed, not an
+    unhandled one: the run's outcome must not depend on which of the two ended first."""
+    marker = tmp_path / "fired"
+    run = new_run(flow_of(
+        sh("a", f"{wait_file(marker)}; exit 1"), sh("b", "true"),
+        sh("merge", f"touch {marker}", deps=[Dep(node="a", cond=COND_FAILED), Dep(node="b")], join="any"),
+    ))
+    assert finish(run) == 0 and run.status == "succeeded"
+    assert statuses(run) == {"a": "failed", "b": "succeeded", "merge": "succeeded"}
+    assert run.states["a"].handled
+
+
 def test_join_any_ends_not_run_when_no_dependency_can_hold():
     run = new_run(flow_of(sh("a", "exit 1"), sh("b", "exit 1"), sh("any", "true", deps=[Dep(node="a"), Dep(node="b")], join="any")))
     assert finish(run) == 1

@@ -725,3 +725,25 @@ def test_a_loop_over_a_shorter_template_list_leaves_no_copy_of_the_longer_one(tm
     tasks = [nid for nid in r.run.tree_order() if r.run.nodes[nid].is_task]
     assert tasks == ["loop/each", "loop/each/one[0]/first", "loop/step"]
     assert sorted(n for n in r.run.nodes if n.startswith("loop/each/")) == ["loop/each/one[0]", "loop/each/one[0]/first"]
+
+
+def test_catch_of_an_async_group_handles_a_sibling_that_fails_after_it_ran(tmp_path):
+    """`slow` fails only once `catch` has run (it waits for the file catch writes): the group still
+    succeeds, as it does when both fail before catch starts, whichever ends first."""
+    r = run_text(tmp_path, f"""
+        pipeline:
+          g:
+            async: true
+            fast:
+              action: system/exec:execute
+              input: {{commands: ["exit 3"], failOnError: true}}
+            slow:
+              action: system/exec:execute
+              input: {{workdir: "{tmp_path}", commands: ["while [ ! -e caught ]; do sleep 0.01; done; exit 4"], failOnError: true}}
+            catch:
+              action: system/exec:execute
+              input: {{workdir: "{tmp_path}", commands: ["touch caught"]}}
+          after: {{action: printer:print, input: {{message: after}}}}
+        """)
+    assert [r.status(t) for t in ("g/fast", "g/slow", "g/catch", "g", "after")] == ["failed", "failed", "succeeded", "succeeded", "succeeded"]
+    assert r.code == 0

@@ -45,6 +45,7 @@ RUN_SUCCEEDED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED = "succeeded", "failed", "
 EXIT_CODES = {RUN_SUCCEEDED: 0, RUN_FAILED: 1, RUN_STOPPED: 3, RUN_CANCELLED: 3}
 EXIT_INTERRUPTED = 130
 _WIDE = 16  # joins with more dependencies than this are checked incrementally
+_UNREACHED = frozenset({PENDING, WAITING, SKIPPED, NOT_RUN})  # a dependent the end of an upstream did not reach
 
 
 def new_run_id() -> str:
@@ -520,9 +521,19 @@ class Run:
     def _tell(self, nid, node):
         """Dependents and the group of `nid` learn that it ended. A worklist, not recursion: one
         failure can leave thousands of chained tasks that now can never run, each ending in turn."""
+        state = self.states[nid]
+        unhandled = state.status in FAILURES and not state.handled
         for dependent in self.dependents.get(nid, ()):
-            if self.states[dependent].status == WAITING:
+            status = self.states[dependent].status
+            if status == WAITING:
                 self._activate(dependent, trigger=nid)
+            elif unhandled and status not in _UNREACHED:
+                # A join `any` that already started (a Floe `any` merge, a Fluxor `catch`) and
+                # listens for this failure handles it too, whichever of its upstreams ended first.
+                for dep in self._deps_on(self.nodes[dependent], nid):
+                    if dep.cond in FAILURE_CONDITIONS and self._condition(dep, state) is True:
+                        state.handled, unhandled = True, False
+                        break
         parent = node.parent
         if parent is not None and self.states[parent].status == RUNNING:
             parent_state = self.states[parent]
