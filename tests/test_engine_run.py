@@ -1135,3 +1135,15 @@ def test_groups_nested_thousands_deep_are_no_recursion_error(record, case):
     assert (code, run.states["g0"].status, run.states["after"].status) == ends
     assert run.states["g1999"].status == ("skipped" if case == "is skipped" else ends[1])
     assert rec.order().count("leaf") == (3 if case == "loops" else 0 if case == "is skipped" else 1)
+
+
+def test_a_long_chain_of_on_demand_dependencies_is_no_recursion_error(record):
+    """Fluxor `dependencies:` that depend on each other, thousands deep: each one a dependent asks
+    for is started once the dependent's own look is over, from a queue, not one recursion per link."""
+    chain = [Node(id=f"d{i}", name=f"d{i}", action=Action(kind="nop"), on_demand=True,
+                  deps=(Dep(node=f"d{i + 1}"),) if i < 2999 else ()) for i in range(3000)]
+    run = new_run(flow_of(sh("main", "echo main", deps=[Dep(node="d0")]), *chain, Node(id="unused", name="unused", action=Action(kind="nop"), on_demand=True)))
+    rec = record(run)
+    assert finish(run) == 0
+    assert rec.order() == [f"d{i}" for i in reversed(range(3000))] + ["main"]
+    assert run.states["unused"].status == "skipped"

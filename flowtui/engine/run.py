@@ -144,6 +144,8 @@ class Run:
         self.skipping = {}  # task id -> who skipped it before its turn: skipped once it comes
         self.forced = set()  # rerun targets: start once their upstream has ended, whatever its outcome
         self.demanded = set()  # on-demand nodes a dependent asked for
+        self._demands = deque()  # of those, the ones still to activate
+        self._draining = False
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
         self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
         # True when no other thread of this process resolves relative paths (headless runs): a task
@@ -240,6 +242,19 @@ class Run:
         else:
             status, reason = verdict
             self._finish(nid, status, reason=reason)
+        if self._demands and not self._draining:
+            self._draining = True
+            try:
+                while self._demands:
+                    self._activate(self._demands.popleft())
+            finally:
+                self._draining = False
+
+    def _demand(self, nid):
+        """An on-demand node a dependent needs: activated once that dependent's look is over (and it
+        waits for it), from a queue rather than one recursion per link of a chain of them."""
+        self.demanded.add(nid)
+        self._demands.append(nid)
 
     def _verdict(self, node, trigger=None):
         """True: may start. None: undecided. (status, reason): can never start.
@@ -256,8 +271,7 @@ class Run:
             upstream = self.states[dep.node]
             if upstream.status not in TERMINAL:
                 if upstream.status == PENDING and self.nodes[dep.node].on_demand:
-                    self.demanded.add(dep.node)
-                    self._activate(dep.node)
+                    self._demand(dep.node)
                 continue
             result = self._condition(dep, upstream)
             if result is True:
@@ -297,8 +311,7 @@ class Run:
             upstream = self.states[dep.node]
             if upstream.status not in TERMINAL:
                 if upstream.status == PENDING and self.nodes[dep.node].on_demand:
-                    self.demanded.add(dep.node)
-                    self._activate(dep.node)
+                    self._demand(dep.node)
                 state.dep_cursor = i
                 return None
             result = self._condition(dep, upstream)
