@@ -805,6 +805,20 @@ def test_join_any_starts_on_the_first_satisfied_dependency():
     assert statuses(run) == {"a": "failed", "b": "succeeded", "any": "succeeded", "all": "not_run"}
 
 
+def test_a_failure_a_join_any_waits_for_is_handled_when_it_comes_after_the_join_fired(tmp_path):
+    """Floe's `merge type: any` waiting for `task.a.bad` and `task.b.good`: `b` fires it first, `a`
+    fails after (once the merge ran). The merge listens for that failure, so it is routed, not an
+    unhandled one: the run's outcome must not depend on which of the two ended first."""
+    marker = tmp_path / "fired"
+    run = new_run(flow_of(
+        sh("a", f"{wait_file(marker)}; exit 1"), sh("b", "true"),
+        sh("merge", f"touch {marker}", deps=[Dep(node="a", cond=COND_FAILED), Dep(node="b")], join="any"),
+    ))
+    assert finish(run) == 0 and run.status == "succeeded"
+    assert statuses(run) == {"a": "failed", "b": "succeeded", "merge": "succeeded"}
+    assert run.states["a"].handled
+
+
 def test_join_any_ends_not_run_when_no_dependency_can_hold():
     run = new_run(flow_of(sh("a", "exit 1"), sh("b", "exit 1"), sh("any", "true", deps=[Dep(node="a"), Dep(node="b")], join="any")))
     assert finish(run) == 1
@@ -1085,3 +1099,51 @@ def test_rerun_in_a_stopped_run_leaves_the_group_of_a_task_left_out_not_run(tmp_
     assert run.rerun("s/a")[0]
     assert finish(run) == 3
     assert run.states["s"].status == "not_run" and run.states["s/b"].status == "not_run"
+
+
+class _DeepLoop(Runtime):
+    """Re-arms the outermost group once the leaf ends, `times` passes in all (a Fluxor goto)."""
+
+    def __init__(self, times):
+        self.times = times
+
+    def after_finish(self, node, state):
+        if node.id == "leaf" and state.iteration < self.times:
+            self.run.reset(["g0"], loop=True)
+
+
+def deep_flow(depth, leaf_cmd):
+    nodes = [group(f"g{d}", [f"g{d + 1}" if d + 1 < depth else "leaf"], parent=f"g{d - 1}" if d else None) for d in range(depth)]
+    return flow_of(*nodes, sh("leaf", leaf_cmd, parent=f"g{depth - 1}"), sh("after", "echo after", deps=[Dep(node="g0")]))
+
+
+@pytest.mark.parametrize("case", ["succeeds", "fails", "loops", "is cancelled", "is skipped"])
+def test_groups_nested_thousands_deep_are_no_recursion_error(record, case):
+    """A Fluxor file may nest ~450 groups (what its YAML reader takes), and sub-workflows nest files:
+    starting, ending, skipping and re-arming a subtree must not recurse once per level."""
+    flow = deep_flow(2000, "exit 1" if case == "fails" else "true")
+    run = new_run(flow, runtime=_DeepLoop(3 if case == "loops" else 1))
+    rec = record(run)
+    if case == "is cancelled":
+        on_event(run, "task_started", lambda event: run.cancel(by="test"), task="leaf")
+    if case == "is skipped":
+        run.skip("g0")
+    code = finish(run)
+    ends = {"succeeds": (0, "succeeded", "succeeded"), "fails": (1, "failed", "not_run"),
+            "loops": (0, "succeeded", "succeeded"), "is cancelled": (3, "cancelled", "not_run"),
+            "is skipped": (0, "skipped", "succeeded")}[case]
+    assert (code, run.states["g0"].status, run.states["after"].status) == ends
+    assert run.states["g1999"].status == ("skipped" if case == "is skipped" else ends[1])
+    assert rec.order().count("leaf") == (3 if case == "loops" else 0 if case == "is skipped" else 1)
+
+
+def test_a_long_chain_of_on_demand_dependencies_is_no_recursion_error(record):
+    """Fluxor `dependencies:` that depend on each other, thousands deep: each one a dependent asks
+    for is started once the dependent's own look is over, from a queue, not one recursion per link."""
+    chain = [Node(id=f"d{i}", name=f"d{i}", action=Action(kind="nop"), on_demand=True,
+                  deps=(Dep(node=f"d{i + 1}"),) if i < 2999 else ()) for i in range(3000)]
+    run = new_run(flow_of(sh("main", "echo main", deps=[Dep(node="d0")]), *chain, Node(id="unused", name="unused", action=Action(kind="nop"), on_demand=True)))
+    rec = record(run)
+    assert finish(run) == 0
+    assert rec.order() == [f"d{i}" for i in reversed(range(3000))] + ["main"]
+    assert run.states["unused"].status == "skipped"

@@ -116,6 +116,25 @@ tasks:
     assert run.status == "succeeded"  # a's failure is handled by a-bad
 
 
+def test_a_bad_event_an_any_merge_waits_for_is_routed_when_the_merge_fired_before(tmp_path, state, record):
+    """§7.5: a merge waiting on `task.a.bad` hears it, whenever it comes: the run does not end bad
+    by the unrouted rule because `b` happened to fire the merge first (`after` lets `a` end)."""
+    fired = tmp_path / "fired"
+    path = write(tmp_path, f"""
+name: f
+tasks:
+  - {{name: a, listen: trigger.good, type: exec, opts: {{shell: "while [ ! -e {fired} ]; do sleep 0.01; done; false"}}}}
+  - {{name: b, listen: trigger.good, type: exec, opts: {{cmd: "true"}}}}
+  - {{name: either, class: merge, type: any, wait: [task.a.bad, task.b.good]}}
+  - {{name: after, listen: merge.either.good, type: exec, opts: {{cmd: "touch {fired}"}}}}
+""")
+    run, rec = run_flow(path, state, record)
+    assert statuses(run) == {"trigger": "succeeded", "a": "failed", "b": "succeeded", "either": "succeeded",
+                             "after": "succeeded"}
+    assert rec.order("task_started").count("after") == 1
+    assert run.status == "succeeded" and run.exit_code == 0
+
+
 def test_use_status_routes_on_the_exit_status(tmp_path, state, record):
     path = write(tmp_path, """
 name: f

@@ -678,3 +678,72 @@ def test_exec_reads_dev_null_in_a_run_without_a_terminal(tmp_path, flowtui_cmd):
     done = subprocess.run([*flowtui_cmd, "run", "ask.yaml", "--no-ui", "--state-dir", str(tmp_path / "state")],
                           cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "[ask] got []" in done.stdout, done.stdout + done.stderr
+
+
+def test_await_any_error_starts_no_child_once_it_stopped(tmp_path):
+    """The failure frees a slot, and skipping the children still queued must not hand it to the next
+    one: with one slot, `bad` fails and nothing after it ever starts (no process spawned and killed)."""
+    r = run_text(tmp_path, EMIT_SLEEPERS.replace("AWAIT", "{mode: anyError}"), max_parallel=1,
+                 sets={"jobs": "[{name: bad, wait: 0, code: 3}, {name: b, wait: 0, code: 0}, {name: c, wait: 0, code: 0},"
+                               " {name: d, wait: 0, code: 0}]"})
+    assert r.code == 1 and r.status("fan") == "failed"
+    assert [e.task for e in r.events if e.type == "task_started"] == ["fan/one[0]"]
+    assert [r.status(f"fan/one[{i}]") for i in range(1, 4)] == ["skipped"] * 3
+
+
+def test_await_first_over_many_queued_children_is_no_recursion_error(tmp_path):
+    """Each child `first` skips ends in turn; it must not stop the children again, once per child."""
+    r = run_text(tmp_path, """
+        pipeline:
+          fan:
+            emit: {forEach: "$items", as: it, task: {one: {action: printer:print, input: {message: "$it"}}}}
+            await: {mode: first}
+        """, max_parallel=1, sets={"items": "[" + ", ".join(str(i) for i in range(3000)) + "]"})
+    assert r.code == 0 and r.status("fan") == "succeeded" and r.lines() == ["0"]
+    assert r.status("fan/one[2999]") == "skipped" and r.state["fan"] == [{}]
+
+
+def test_a_loop_over_a_shorter_template_list_leaves_no_copy_of_the_longer_one(tmp_path):
+    """A goto re-arms the template: the copies of the earlier pass go, their subtasks with them,
+    so the report lists only what the last pass made (it listed `one[1]/first` and `one[2]/first`)."""
+    r = run_text(tmp_path, """
+        init: {items: [a, b, c], n: 0}
+        pipeline:
+          loop:
+            each:
+              template:
+                selector: [{name: it, value: $items}]
+                task:
+                  one:
+                    first: {action: nop:nop}
+            step:
+              action: nop:nop
+              post: {n: "${n + 1}", items: [x]}
+              goto: {when: n < 2, task: loop}
+        """)
+    assert r.code == 0 and r.state["n"] == 2
+    tasks = [nid for nid in r.run.tree_order() if r.run.nodes[nid].is_task]
+    assert tasks == ["loop/each", "loop/each/one[0]/first", "loop/step"]
+    assert sorted(n for n in r.run.nodes if n.startswith("loop/each/")) == ["loop/each/one[0]", "loop/each/one[0]/first"]
+
+
+def test_catch_of_an_async_group_handles_a_sibling_that_fails_after_it_ran(tmp_path):
+    """`slow` fails only once `catch` has run (it waits for the file catch writes): the group still
+    succeeds, as it does when both fail before catch starts, whichever ends first."""
+    r = run_text(tmp_path, f"""
+        pipeline:
+          g:
+            async: true
+            fast:
+              action: system/exec:execute
+              input: {{commands: ["exit 3"], failOnError: true}}
+            slow:
+              action: system/exec:execute
+              input: {{workdir: "{tmp_path}", commands: ["while [ ! -e caught ]; do sleep 0.01; done; exit 4"], failOnError: true}}
+            catch:
+              action: system/exec:execute
+              input: {{workdir: "{tmp_path}", commands: ["touch caught"]}}
+          after: {{action: printer:print, input: {{message: after}}}}
+        """)
+    assert [r.status(t) for t in ("g/fast", "g/slow", "g/catch", "g", "after")] == ["failed", "failed", "succeeded", "succeeded", "succeeded"]
+    assert r.code == 0

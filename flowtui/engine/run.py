@@ -45,6 +45,7 @@ RUN_SUCCEEDED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED = "succeeded", "failed", "
 EXIT_CODES = {RUN_SUCCEEDED: 0, RUN_FAILED: 1, RUN_STOPPED: 3, RUN_CANCELLED: 3}
 EXIT_INTERRUPTED = 130
 _WIDE = 16  # joins with more dependencies than this are checked incrementally
+_UNREACHED = frozenset({PENDING, WAITING, SKIPPED, NOT_RUN})  # a dependent the end of an upstream did not reach
 
 
 def new_run_id() -> str:
@@ -135,6 +136,7 @@ class Run:
         self.executions = {}  # task id -> TaskExecution
         self._ended = deque()  # (id, node) whose end its dependents and group have yet to learn
         self._telling = False
+        self._opening = None  # while groups start: the children each has yet to activate (a stack)
         # Attempts cancelled by a rerun, still ending (teardown included): the next attempt of the
         # task waits for them, so attempts never overlap and each one's end is recorded.
         self.winding_down = {}  # task id -> TaskExecution
@@ -142,6 +144,8 @@ class Run:
         self.skipping = {}  # task id -> who skipped it before its turn: skipped once it comes
         self.forced = set()  # rerun targets: start once their upstream has ended, whatever its outcome
         self.demanded = set()  # on-demand nodes a dependent asked for
+        self._demands = deque()  # of those, the ones still to activate
+        self._draining = False
         self._dep_index = {}  # wide joins: node id -> {upstream id: [Dep]}
         self.spawn_watchers = []  # callback(task_id, pid) per process started (the store records pgids)
         # True when no other thread of this process resolves relative paths (headless runs): a task
@@ -238,6 +242,19 @@ class Run:
         else:
             status, reason = verdict
             self._finish(nid, status, reason=reason)
+        if self._demands and not self._draining:
+            self._draining = True
+            try:
+                while self._demands:
+                    self._activate(self._demands.popleft())
+            finally:
+                self._draining = False
+
+    def _demand(self, nid):
+        """An on-demand node a dependent needs: activated once that dependent's look is over (and it
+        waits for it), from a queue rather than one recursion per link of a chain of them."""
+        self.demanded.add(nid)
+        self._demands.append(nid)
 
     def _verdict(self, node, trigger=None):
         """True: may start. None: undecided. (status, reason): can never start.
@@ -254,8 +271,7 @@ class Run:
             upstream = self.states[dep.node]
             if upstream.status not in TERMINAL:
                 if upstream.status == PENDING and self.nodes[dep.node].on_demand:
-                    self.demanded.add(dep.node)
-                    self._activate(dep.node)
+                    self._demand(dep.node)
                 continue
             result = self._condition(dep, upstream)
             if result is True:
@@ -295,8 +311,7 @@ class Run:
             upstream = self.states[dep.node]
             if upstream.status not in TERMINAL:
                 if upstream.status == PENDING and self.nodes[dep.node].on_demand:
-                    self.demanded.add(dep.node)
-                    self._activate(dep.node)
+                    self._demand(dep.node)
                 state.dep_cursor = i
                 return None
             result = self._condition(dep, upstream)
@@ -431,8 +446,21 @@ class Run:
         if not state.open_children:
             self._finish(nid, self._rollup(nid))
             return
-        for child in list(children):
-            self._activate(child)
+        # Depth first, as a recursion would, but with a stack: groups nest thousands deep (sub-workflows).
+        pending = iter(list(children))
+        if self._opening is not None:  # a group started while its parent's children are activated
+            self._opening.append(pending)
+            return
+        stack = self._opening = [pending]
+        try:
+            while stack:
+                child = next(stack[-1], None)
+                if child is None:
+                    stack.pop()
+                else:
+                    self._activate(child)
+        finally:
+            self._opening = None
 
     # -- finishing -----------------------------------------------------------------------------
     def _finish(self, nid, status, reason=None, notify=True):
@@ -442,12 +470,39 @@ class Run:
         if reason is not None:
             state.reason = reason
         self.approvals.pop(nid, None)
-        for child in self.children[nid]:  # a group that ends early takes its subtree with it
-            if self.states[child].status not in TERMINAL:
-                if child in self.executions:
-                    self.executions[child].cancel()
-                    continue
-                self._finish(child, SKIPPED if status == SKIPPED else NOT_RUN, reason="parent", notify=False)
+        if self.children[nid]:
+            self._end_subtree(nid, SKIPPED if status == SKIPPED else NOT_RUN)
+        self._ended_with(nid, node, status, notify)
+
+    def _end_subtree(self, nid, status):
+        """A group that ends early takes its subtree with it: each node under it ends (after its own
+        subtree) `status`, and what runs there is cancelled. A stack, not recursion (deep trees)."""
+        stack = [iter(list(self.children[nid]))]
+        parents = [(nid, None)]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                ended, node = parents.pop()
+                if stack:
+                    self._ended_with(ended, node, status, notify=False)
+                continue
+            state = self.states[child]
+            if state.status in TERMINAL:
+                continue
+            if child in self.executions:
+                self.executions[child].cancel()
+                continue
+            state.status = status
+            state.finished_at = time.time()
+            state.reason = "parent"
+            self.approvals.pop(child, None)
+            stack.append(iter(list(self.children[child])))
+            parents.append((child, self.nodes[child]))
+
+    def _ended_with(self, nid, node, status, notify):
+        """The rest of `_finish`: the runtime's say, the end told, then the dependents and the group."""
+        state = self.states[nid]
         # The runtime may override the outcome (a Fluxor `when` error, an await mode): what it
         # emits meanwhile waits, so the end is told once, with the final outcome, and first.
         generation = state.generation
@@ -479,9 +534,19 @@ class Run:
     def _tell(self, nid, node):
         """Dependents and the group of `nid` learn that it ended. A worklist, not recursion: one
         failure can leave thousands of chained tasks that now can never run, each ending in turn."""
+        state = self.states[nid]
+        unhandled = state.status in FAILURES and not state.handled
         for dependent in self.dependents.get(nid, ()):
-            if self.states[dependent].status == WAITING:
+            status = self.states[dependent].status
+            if status == WAITING:
                 self._activate(dependent, trigger=nid)
+            elif unhandled and status not in _UNREACHED:
+                # A join `any` that already started (a Floe `any` merge, a Fluxor `catch`) and
+                # listens for this failure handles it too, whichever of its upstreams ended first.
+                for dep in self._deps_on(self.nodes[dependent], nid):
+                    if dep.cond in FAILURE_CONDITIONS and self._condition(dep, state) is True:
+                        state.handled, unhandled = True, False
+                        break
         parent = node.parent
         if parent is not None and self.states[parent].status == RUNNING:
             parent_state = self.states[parent]
@@ -606,20 +671,24 @@ class Run:
         return added
 
     def _drop_dynamic(self, nid):
-        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration).
+        """Forget nodes a runtime added under `nid` (they are re-created on the next iteration), each
+        with its whole subtree: a template copy's own subtasks go with it.
 
         A node's own children stay, also for a node added at run time (a group inside a
         sub-workflow or a template copy): only what was added under it later is dropped."""
         keep = set(self.nodes[nid].children)
-        for child in self.children[nid]:
-            if child not in keep:
-                self._drop_dynamic(child)
-                for dep in self.nodes[child].deps:
-                    users = self.dependents.get(dep.node)
-                    if users and child in users:
-                        users.remove(child)
-                del self.nodes[child], self.states[child], self.order[child], self.children[child]
+        dropped = [c for c in self.children[nid] if c not in keep]
+        if not dropped:
+            return
         self.children[nid] = [c for c in self.children[nid] if c in keep]
+        while dropped:  # the whole subtree under each goes (a stack, not recursion: deep trees)
+            child = dropped.pop()
+            dropped.extend(self.children[child])
+            for dep in self.nodes[child].deps:
+                users = self.dependents.get(dep.node)
+                if users and child in users:
+                    users.remove(child)
+            del self.nodes[child], self.states[child], self.order[child], self.children[child]
 
     def reset(self, ids, *, loop=False):
         """Put nodes (with their subtrees) back to pending and start them again when they can.
@@ -645,22 +714,24 @@ class Run:
         self._check_done()
         return None
 
-    def _reset_subtree(self, nid, loop):
-        old = self.states[nid]
-        execution = self.executions.pop(nid, None)
-        if execution is not None:
-            self.winding_down[nid] = execution
-            execution.cancel()
-        self.approvals.pop(nid, None)
-        self.skipping.pop(nid, None)
-        self._drop_dynamic(nid)
-        self.states[nid] = NodeState(
-            attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
-        )
-        old.generation += 1
-        self.emit(ev.TaskStatus(nid, PENDING))
-        for child in self.children[nid]:
-            self._reset_subtree(child, loop)
+    def _reset_subtree(self, root, loop):
+        stack = [root]
+        while stack:  # pre-order, with a stack: groups nest thousands deep
+            nid = stack.pop()
+            old = self.states[nid]
+            execution = self.executions.pop(nid, None)
+            if execution is not None:
+                self.winding_down[nid] = execution
+                execution.cancel()
+            self.approvals.pop(nid, None)
+            self.skipping.pop(nid, None)
+            self._drop_dynamic(nid)
+            self.states[nid] = NodeState(
+                attempt=old.attempt, iteration=old.iteration + (1 if loop else 0), generation=old.generation + 1
+            )
+            old.generation += 1
+            self.emit(ev.TaskStatus(nid, PENDING))
+            stack.extend(reversed(self.children[nid]))
 
     def _reopen_parents(self, nid):
         parent = self.nodes[nid].parent
@@ -763,7 +834,9 @@ class Run:
         self._check_done()
         return True, f"rejected {nid}"
 
-    def skip(self, nid, by=None):
+    def skip(self, nid, by=None, *, pump=True):
+        """`pump=False` (a runtime skipping several at once, from inside the engine): start nothing
+        yet, nor end the run; the engine does both once the change is made."""
         if nid not in self.nodes:
             return False, f"no task {nid}"
         state = self.states[nid]
@@ -779,9 +852,15 @@ class Run:
             return True, f"{nid} will be skipped when its turn comes"
         state.error = f"skipped by {by or 'operator'}"
         self._finish(nid, SKIPPED, reason="operator")
+        if pump:
+            self.settle()
+        return True, f"skipped {nid}"
+
+    def settle(self):
+        """Start what may start, and end the run if nothing is left: after a runtime changed the
+        graph from outside an engine callback (a timer of its own)."""
         self._pump()
         self._check_done()
-        return True, f"skipped {nid}"
 
     def rerun(self, nid, downstream=False, by=None):
         if nid not in self.nodes:

@@ -65,6 +65,7 @@ class FluxorRuntime(Runtime):
         self.paused = set()  # (node id, generation) already paused by autoPause
         self.emit_done = {}  # emit driver id -> [(child id, output)] in completion order
         self.await_expired = set()
+        self.stopped = set()  # (emit driver id, generation) whose children were stopped
 
     # -- sessions ---------------------------------------------------------------------------------
     def attach(self, run):
@@ -185,13 +186,24 @@ class FluxorRuntime(Runtime):
             return
         self.await_expired.add((driver, generation))
         self.stop_children(driver)
+        self.run.settle()
 
     def stop_children(self, driver):
-        for child in list(self.run.children[driver]):
-            if child in self.run.executions:
-                self.run.executions[child].cancel()
-            elif self.run.states[child].status not in TERMINAL:
-                self.run.skip(child, by=f"await of {driver}")
+        """The fan-in is decided: skip the children not started and cancel the running ones, once.
+        A skipped child ends too (mode `first` would stop them all again, once per child), and the
+        slot the deciding child freed must not go to the next child still queued."""
+        run = self.run
+        stopping = (driver, run.states[driver].generation)
+        if stopping in self.stopped:
+            return
+        self.stopped.add(stopping)
+        children = [c for c in run.children[driver] if run.states[c].status not in TERMINAL]
+        for child in children:
+            if child not in run.executions and run.states[child].status not in TERMINAL:
+                run.skip(child, by=f"await of {driver}", pump=False)
+        for child in children:
+            if child in run.executions:
+                run.executions[child].cancel()
 
     # -- after a node finished ---------------------------------------------------------------------
     def after_finish(self, node, state):
