@@ -12,7 +12,9 @@ import sys
 import threading
 
 from .engine.controller import Controller
+from .engine.events import Notice
 from .engine.process import kill_stragglers
+from .engine.run import AUTO_PAUSE as _AUTO_PAUSE
 from .engine.who import current_user
 
 EXIT_FAILED = 1
@@ -31,6 +33,7 @@ class ApprovalDecider:
         self.values = dict(values or {})
         self.timeout, self.interactive, self.out = timeout, interactive, out
         self._asking = threading.Lock()
+        self._pauses = 0  # autoPauses so far: an expiry only stops the pause it was set for
         run.bus.subscribe(self)
 
     def _matches(self, task, patterns):
@@ -41,6 +44,8 @@ class ApprovalDecider:
         return any(task == p or fnmatchcase(task, p) for p in patterns)
 
     def __call__(self, event):
+        if event.type == "run_paused" and (event.by or "").startswith(_AUTO_PAUSE):
+            self._auto_paused(event)
         if event.type != "approval_requested":
             return
         task = event.task
@@ -52,6 +57,38 @@ class ApprovalDecider:
             threading.Thread(target=self._ask, args=(event,), daemon=True).start()
         else:
             self.run.reactor.call_later(self.timeout or 0.0, self._expire, task)
+
+    def _auto_paused(self, event):
+        """A Fluxor `autoPause` parks the run for an operator, as a gate does: asked on a terminal,
+        else given `--approval-timeout` to be resumed from another terminal, then stopped, so CI
+        never waits for ever."""
+        self._pauses += 1
+        if self.interactive:
+            threading.Thread(target=self._ask_resume, args=(event,), daemon=True).start()
+        else:
+            self.run.reactor.call_later(self.timeout or 0.0, self._pause_expired, self._pauses, event.by)
+
+    def _pause_expired(self, pause, by):
+        if self.run.paused and pause == self._pauses:
+            wait = f"waited {self.timeout:g}s; " if self.timeout else ""
+            self.run.emit(Notice("warning", f"{by}: nobody resumed the run ({wait}no terminal to ask): stopping it; "
+                                 "pass --approval-timeout and resume it from another terminal (flowtui resume)", None))
+            self.run.stop(by="flowtui")
+
+    def _ask_resume(self, event):
+        with self._asking:
+            if not self.run.paused:
+                return
+            answer = self._read(f"\n? {event.by}: resume? [Y/n/stop]: ")
+            if answer is None:
+                return
+            answer = answer.strip().lower()
+            if answer in ("", "y", "yes"):
+                self.controller.resume(by=current_user()).wait()
+            elif answer in ("s", "stop"):
+                self.controller.stop(by=current_user()).wait()
+            else:
+                self.out.write("  still paused: resume or stop it from any terminal (flowtui resume / flowtui stop)\n")
 
     def _approve(self, task, by):
         ok, message = self.run.approve(task, by=by, values=self.values)

@@ -39,6 +39,8 @@ from .model import (
 from .reactor import Reactor
 from .state import NodeState
 
+AUTO_PAUSE = "autoPause before "  # what a pause a runtime asks for before a task is by, then the task id
+
 # Run statuses
 RUN_PENDING, RUN_RUNNING, RUN_PAUSED = "pending", "running", "paused"
 RUN_SUCCEEDED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED = "succeeded", "failed", "stopped", "cancelled"
@@ -403,7 +405,7 @@ class Run:
         if decision == "pause":
             self._set_status(nid, QUEUED)
             heapq.heappush(self._ready, (self.order[nid], nid))
-            self.pause(by=f"autoPause before {nid}")
+            self.pause(by=AUTO_PAUSE + nid)
             return
         state.started_at = time.time()
         state.finished_at = None
