@@ -864,3 +864,9 @@ def test_an_empty_stage_is_no_task(flowtui, tmp_path):
     result = flowtui("run", "e.json", "--no-ui", "--report", "r.json")
     assert result.returncode == 0
     assert [t["id"] for t in json.loads((tmp_path / "r.json").read_text())["tasks"]] == ["t/a"]
+
+
+def test_a_flow_without_tasks_says_so_in_its_summary(flowtui):
+    result = flowtui("run", "sketch.json", "--no-ui", sketch={"name": "x", "s": []})
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"^✔ run succeeded in \S+: no tasks \(exit 0\)$", result.stdout.splitlines()[-1]), result.stdout

@@ -236,7 +236,7 @@ class ConsolePrinter:
                     run.unhandled_failure(child) for child in run.children[nid]):  # a parent fails for its child
                 first_failure = nid
         took = format_duration(run.finished_at - run.started_at) if run.started_at else "-"
-        tally = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        tally = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items())) or "no tasks"
         icon, code = _STYLES.get(event.status, ("■", "33"))
         self._write("\n" + self._paint(f"{icon} run {event.status}", code) + f" in {took}: {tally} (exit {event.exit_code})\n")
         if first_failure:
