@@ -1147,3 +1147,20 @@ def test_a_long_chain_of_on_demand_dependencies_is_no_recursion_error(record):
     assert finish(run) == 0
     assert rec.order() == [f"d{i}" for i in reversed(range(3000))] + ["main"]
     assert run.states["unused"].status == "skipped"
+
+
+def test_a_skip_in_a_stopping_run_says_the_task_will_not_run_anyway(tmp_path, record):
+    marker = tmp_path / "go"
+    run = new_run(flow_of(sh("a", f"echo go; {wait_file(marker)}"), sh("b", "true", deps=[Dep(node="a")])))
+    answers = []
+
+    def stop_then_skip():
+        assert run.stop()[0]
+        answers.append(run.skip("b", by="ana"))
+        answers.append(run.approve("nosuch"))
+        marker.touch()
+
+    on_line(run, "go", stop_then_skip)
+    assert finish(run) == 3
+    assert answers == [(False, "the run is stopping: b will not run anyway"), (False, "no task nosuch")]
+    assert run.states["b"].status == "not_run"

@@ -802,9 +802,12 @@ class Run:
         self._halt("cancel", by=by)
         return True, "cancelling: running tasks are terminated, teardown hooks run"
 
+    def _not_awaiting(self, nid):
+        return f"no task {nid}" if nid not in self.nodes else f"{nid} is not awaiting approval"
+
     def approve(self, nid, by=None, reason=None, values=None):
         if nid not in self.approvals:
-            return False, f"{nid} is not awaiting approval"
+            return False, self._not_awaiting(nid)
         node = self.nodes[nid]
         try:
             values = check_values(node.approval.fields if node.approval else (), values or {})
@@ -825,7 +828,7 @@ class Run:
 
     def reject(self, nid, by=None, reason=None):
         if nid not in self.approvals:
-            return False, f"{nid} is not awaiting approval"
+            return False, self._not_awaiting(nid)
         state = self.states[nid]
         state.approval = {"decision": "rejected", "by": by, "at": time.time(), "reason": reason}
         state.error = f"rejected by {by or 'operator'}" + (f": {reason}" if reason else "")
@@ -846,6 +849,8 @@ class Run:
             return False, f"{nid} is {state.status}: only a task that has not started can be skipped"
         if nid in self.skipping:
             return False, f"{nid} is already to be skipped when its turn comes"
+        if self.halt in ("stop", "cancel") and state.status != AWAITING_APPROVAL:
+            return False, f"the run is {'stopping' if self.halt == 'stop' else 'cancelling'}: {nid} will not run anyway"
         if state.status in (PENDING, WAITING):
             # Its turn has not come: it is skipped when it does, so what follows it keeps its
             # place in the order (the next action still waits for the one running now).
