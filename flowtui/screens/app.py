@@ -103,6 +103,7 @@ class FlowApp(App[int]):
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
         self._notices = 0
         self._ticks = 0
+        self._keys_state = None  # what the footer's keys were last refreshed for (see sync_keys)
 
     def get_driver_class(self):
         """Textual's terminal driver, made to survive a hangup (see hangup.py)."""
@@ -161,7 +162,7 @@ class FlowApp(App[int]):
             self.task_tree.refresh()
         if "header" in changed:
             self.run_header.refresh()
-            self.refresh_bindings()
+        self.sync_keys()
         if "reopened" in changed:
             self.summary.display = False
         if "started" in changed:
@@ -177,6 +178,15 @@ class FlowApp(App[int]):
             self.sync_approvals("approval_requested" in changed)
         if "finished" in changed:
             self.finished()
+
+    def sync_keys(self):
+        """Refresh the footer's keys when what `check_action` reads of the run has changed. Not at
+        every status change: a refresh recomposes Textual's footer, and doing it at every poll
+        starved the engine's thread (a flow of many short tasks ran ten times slower)."""
+        state = (self.view.active, self.view.paused, bool(self.view.approvals))
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     def tick(self):
         """Spinners and elapsed times move while tasks run; otherwise the clocks of the header and
@@ -215,7 +225,7 @@ class FlowApp(App[int]):
         if failure is not None:
             self.task_tree.select(failure)
             self.log_view.update(stick=True)
-        self.refresh_bindings()
+        self.sync_keys()
         if self.quitting:
             self.exit(self.view.final_exit_code())
 

@@ -1,0 +1,23 @@
+"""TUI bugs from hunt 4: the footer recomposed on every status change (a 5 000-task flow ran ten
+times slower under the TUI than headless), …"""
+
+from .test_tui_keys import drive, sketch, tui, until
+
+
+def test_the_footer_is_not_rebuilt_for_status_changes_that_leave_the_keys_as_they_were(tmp_path):
+    """Which keys the footer offers depends on whether the run is active, paused or has pending
+    approvals, not on every task's status: refreshing the bindings recomposes Textual's footer,
+    which at 25 polls a second starved the engine's thread of a flow with many short tasks."""
+    flow, runtime = sketch(tmp_path, {"s": [{"name": f"t{i:03d}", "cmd": "sleep 0.01"} for i in range(60)]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 30)) as (app, pilot, run):
+            refreshes = []
+            original = app.refresh_bindings
+            app.refresh_bindings = lambda: (refreshes.append(app.view.status), original())
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert run.status == "succeeded"
+            # started at most, then finished: not once per task
+            assert len(refreshes) <= 3, refreshes
+
+    drive(go())
