@@ -21,3 +21,28 @@ def test_the_footer_is_not_rebuilt_for_status_changes_that_leave_the_keys_as_the
             assert len(refreshes) <= 3, refreshes
 
     drive(go())
+
+
+def cursor_shown(tree):
+    top = int(tree.scroll_y)
+    return top <= tree.cursor < top + tree.scrollable_content_region.height
+
+
+def test_the_selected_row_stays_in_view_when_the_tree_gets_shorter(tmp_path):
+    """Following the last task down a long tree, then the run ends: the summary line takes a row
+    from the tree, which must scroll so that the selected task is still shown (it was left just
+    below the bottom edge; so was it when the terminal was made shorter)."""
+    flow, runtime = sketch(tmp_path, {"s": [{"name": f"t{i:02d}", "cmd": "sleep 0.01"} for i in range(40)]})
+
+    async def go():
+        async with tui(flow, runtime, size=(80, 24)) as (app, pilot, run):
+            tree = app.task_tree
+            await until(pilot, lambda: app.view.finished and app.summary.display, "the end of the run")
+            await pilot.pause()
+            assert tree.current == "s/t39"
+            assert cursor_shown(tree)
+            await pilot.resize_terminal(80, 12)
+            await pilot.pause()
+            assert cursor_shown(tree)
+
+    drive(go())
