@@ -2,6 +2,7 @@
 times slower under the TUI than headless), …"""
 
 from .test_tui_keys import drive, sketch, tui, until
+from .test_tui_output import screen_text
 
 
 def test_the_footer_is_not_rebuilt_for_status_changes_that_leave_the_keys_as_they_were(tmp_path):
@@ -44,5 +45,34 @@ def test_the_selected_row_stays_in_view_when_the_tree_gets_shorter(tmp_path):
             await pilot.resize_terminal(80, 12)
             await pilot.pause()
             assert cursor_shown(tree)
+
+    drive(go())
+
+
+def test_search_finds_the_unfinished_line_drawn_at_the_end(tmp_path):
+    """A prompt waiting for its answer (or a progress bar mid-line) is drawn as the last row of
+    the pane: searching for it finds it, as it finds any other line on screen."""
+    stop = tmp_path / "stop"
+    flow, runtime = sketch(tmp_path, {"s": [
+        {"name": "ask", "cmd": f"echo one; echo two; printf 'Overwrite config.yml? [y/N] '; "
+                               f"while [ ! -e {stop} ]; do sleep 0.01; done"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime, size=(100, 20)) as (app, pilot, run):
+            log = app.view.logs
+            await until(pilot, lambda: "s/ask" in log and log["s/ask"].pending is not None, "the prompt")
+            app.task_tree.select("s/ask", user=True)
+            await until(pilot, lambda: "Overwrite config.yml?" in screen_text(app), "the prompt drawn")
+            view = app.log_view
+            await pilot.press("slash", *"overwrite", "enter")
+            assert view.match is not None
+            assert view.line_text(*log["s/ask"].pending, current=True).plain.strip().startswith("Overwrite")
+            await pilot.press("slash", "ctrl+a", "ctrl+k", *"o", "enter", "n", "n")  # one, two, the prompt
+            assert view.match == len(log["s/ask"].lines) + log["s/ask"].dropped
+            await pilot.press("n")  # wraps to the first line
+            assert view.match == log["s/ask"].dropped
+            stop.touch()
+            await until(pilot, lambda: app.view.finished, "the end of the run")
 
     drive(go())
