@@ -76,3 +76,28 @@ def test_search_finds_the_unfinished_line_drawn_at_the_end(tmp_path):
             await until(pilot, lambda: app.view.finished, "the end of the run")
 
     drive(go())
+
+
+def test_a_wide_last_line_does_not_hide_itself_behind_the_scrollbar_it_brings(tmp_path):
+    """The pane follows the end; a last line wider than the pane (here the failure note of a goto
+    loop stopped by its guard) brings a horizontal scrollbar, which takes the bottom row: the pane
+    must still end on that line (it ended one row short, the note hidden under the scrollbar)."""
+    from flowtui.engine.loaders import load
+    from flowtui.engine.run import Run
+
+    path = tmp_path / "loop.yaml"
+    path.write_text("init:\n  i: 0\npipeline:\n  loop:\n    action: printer:print\n    input:\n      message: 'pass $i'\n"
+                    "    post:\n      i: ${i + 1}\n    goto:\n      when: i < 1000\n      task: loop\n")
+    flow, runtime = load(str(path))
+    run = Run(flow, runtime, run_id="test-run", kill_grace=1.0, max_iterations=40)
+
+    async def go():
+        async with tui(flow, run=run, size=(100, 20)) as (app, pilot, run_):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            view = app.log_view
+            await until(pilot, lambda: view.show_horizontal_scrollbar, "the horizontal scrollbar")
+            await pilot.pause()
+            assert view.scroll_y == view.max_scroll_y
+            assert "■ failed (exit 0): loop guard" in screen_text(app)
+
+    drive(go())

@@ -167,6 +167,12 @@ class LogView(ScrollView, can_focus=True):
         if self._end_y is not None and self.scroll_y == self._end_y:
             self.scroll_to_end()
 
+    def watch_show_horizontal_scrollbar(self, shown):
+        """A line wider than the pane brings a scrollbar that takes the bottom row: a pane that
+        was following stays at the end (it was left a row short, the newest line under the bar)."""
+        if shown and self._end_y is not None and self.scroll_y == self._end_y:
+            self.scroll_to_end()
+
     def notify_style_update(self):
         super().notify_style_update()
         self._cache.clear()
