@@ -101,3 +101,34 @@ def test_a_wide_last_line_does_not_hide_itself_behind_the_scrollbar_it_brings(tm
             assert "■ failed (exit 0): loop guard" in screen_text(app)
 
     drive(go())
+
+
+def test_an_approval_does_not_pop_up_under_the_keys_typed_into_the_search_box(tmp_path):
+    """Typing a search while a gate becomes ready: the approval dialog opening by itself took the
+    next letters as its keys, and the `a` of "database" approved the gate. It waits until the
+    search box is closed."""
+    from flowtui.screens.modals import ApprovalModal
+
+    go_file = tmp_path / "go"
+    flow, runtime = sketch(tmp_path, {"main": [
+        {"name": "prep", "cmd": f"echo database ready; while [ ! -e {go_file} ]; do sleep 0.01; done"},
+        {"name": "gate", "cmd": "echo gate ran", "approve": "Ship it?"},
+    ]})
+
+    async def go():
+        async with tui(flow, runtime) as (app, pilot, run):
+            await until(pilot, lambda: app.view.states["main/prep"]["status"] == "running", "prep running")
+            await pilot.press("slash", *"dat")
+            go_file.touch()
+            await until(pilot, lambda: "main/gate" in app.view.approvals, "the gate waiting")
+            await pilot.press(*"abase")
+            assert not isinstance(app.screen, ApprovalModal)
+            assert app.search_box.value == "database"
+            assert run.states["main/gate"].status == "awaiting_approval"
+            await pilot.press("enter")  # the search is done: now the dialog asks
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal), "the approval dialog")
+            await pilot.press("escape")
+            await pilot.press("a")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+
+    drive(go())

@@ -103,6 +103,7 @@ class FlowApp(App[int]):
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
         self._notices = 0
         self._ticks = 0
+        self._approvals_deferred = False  # an approval dialog that waits for the search box to close
         self._keys_state = None  # what the footer's keys were last refreshed for (see sync_keys)
 
     def get_driver_class(self):
@@ -235,7 +236,10 @@ class FlowApp(App[int]):
         if modal is not None:
             modal.sync()
         elif requested and self.view.approvals and len(self.screen_stack) == 1:
-            self.open_approvals()
+            if self.focused is self.search_box:  # its letters are a query, not the dialog's keys
+                self._approvals_deferred = True
+            else:
+                self.open_approvals()
 
     def open_approvals(self, task=None):
         if isinstance(self.screen, ApprovalModal):
@@ -387,6 +391,10 @@ class FlowApp(App[int]):
     def _close_search(self):
         self.search_box.remove_class("visible")
         self.log_view.focus()
+        if self._approvals_deferred:  # a gate became ready while the query was typed
+            self._approvals_deferred = False
+            if self.view.approvals and len(self.screen_stack) == 1:
+                self.open_approvals()
 
     def _search_step(self, direction):
         if not self.log_view.query_text:
