@@ -165,3 +165,24 @@ def test_an_ordinary_prompt_shows_what_is_typed():
             await until(pilot, lambda: app.view.finished, "the end of the run")
 
     drive(go())
+
+
+def test_a_pty_task_prompting_on_dev_tty_is_answered_with_i():
+    """ssh, sudo, git and getpass ask on /dev/tty, not stdin: a pty task must have its terminal as
+    its controlling terminal, or they fail (`cannot open /dev/tty`) or fall back to an echoing stdin."""
+    cmd = "printf 'Passphrase for key: ' > /dev/tty && read -r p < /dev/tty && echo \"got $p\""
+    nodes = {"ssh": Node(id="ssh", name="ssh", action=shell(cmd), pty=True)}
+    flow = FlowDef(name="tty", format="flowctrl", file=None, nodes=nodes, roots=("ssh",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: (log := app.view.logs.get("ssh")) is not None
+                        and (log.pending is not None or app.view.finished), "the prompt")
+            assert run.states["ssh"].status == "running", outputs(app, "ssh")
+            app.task_tree.select("ssh", user=True)
+            await pilot.press("i", *"opensesame", "enter")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert "got opensesame" in outputs(app, "ssh")
+            assert run.states["ssh"].status == "succeeded"
+
+    drive(go())
