@@ -132,3 +132,46 @@ def test_an_approval_does_not_pop_up_under_the_keys_typed_into_the_search_box(tm
             await until(pilot, lambda: app.view.finished, "the end of the run")
 
     drive(go())
+
+
+def test_every_field_of_the_approval_dialog_can_be_reached_in_an_80x24_terminal(tmp_path):
+    """Two pending approvals and a gate with three fields: in 80x24 the dialog was cut at the
+    buttons, the third field (a choice) drawn nowhere; Tab focused it unseen. The dialog scrolls
+    instead, and a focused field is scrolled into view."""
+    from textual.widgets import Select
+
+    from flowtui.engine.model import Approval, Dep, Field, FlowDef, Node
+    from flowtui.screens.modals import ApprovalModal
+
+    from .test_tui_keys import shell
+
+    fields = (
+        Field(id="version", prompt="Version to release", type="text", default="1.4.0"),
+        Field(id="notify", prompt="Announce it", type="bool", default="true"),
+        Field(id="region", prompt="Region", type="choice", choices=("eu-west", "us-east"), default="eu-west"),
+    )
+    nodes = {
+        "checks": Node(id="checks", name="checks", action=shell("true")),
+        "release": Node(id="release", name="release", action=shell("true"), deps=(Dep(node="checks"),),
+                        approval=Approval(prompt="Release to production?", fields=fields)),
+        "hotfix": Node(id="hotfix", name="hotfix", action=shell("true"), deps=(Dep(node="checks"),),
+                       approval=Approval(prompt="Apply the hotfix?")),
+    }
+    flow = FlowDef(name="gates", format="floe", file=None, nodes=nodes, roots=("checks", "release", "hotfix"))
+
+    async def go():
+        async with tui(flow, size=(80, 24)) as (app, pilot, run):
+            await until(pilot, lambda: isinstance(app.screen, ApprovalModal) and len(app.screen.pending) == 2,
+                        "both approvals in the dialog")
+            modal = app.screen
+            await pilot.pause()
+            region = modal.query_one(Select)
+            await pilot.press("tab", "tab")  # version → notify → region
+            assert modal.focused is region
+            await pilot.pause()
+            buttons = modal.query_one(".buttons").region
+            shown = region.region.intersection(modal.query_one("#approval-dialog").content_region)
+            assert shown.height == region.region.height and not shown.overlaps(buttons), (region.region, buttons)
+            await pilot.press("escape", "escape")
+
+    drive(go())

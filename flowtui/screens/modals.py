@@ -141,7 +141,8 @@ class InputModal(ModalScreen[str | None]):
 class ApprovalModal(ModalScreen[None]):
     """Every pending approval: pick one, fill its fields, approve or reject it."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ApprovalModal") + """
+    # The dialog scrolls (its buttons stay): two approvals and a few fields outgrow an 80x24 screen.
+    DEFAULT_CSS = DIALOG_CSS.format(name="ApprovalModal").replace("> Vertical", "> #approval-dialog") + """
     ApprovalModal OptionList { height: auto; max-height: 6; margin-bottom: 1; }
     ApprovalModal #prompt { margin-bottom: 1; }
     ApprovalModal #fields { height: auto; }
@@ -169,7 +170,7 @@ class ApprovalModal(ModalScreen[None]):
         self.labels = {}  # field id -> its prompt, to name the missing ones
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="approval-dialog"):
+        with VerticalScroll(id="approval-dialog"):
             yield Static("", id="title", classes="title", markup=False)
             yield OptionList(id="approval-list")
             yield Static("", id="prompt", markup=False)
