@@ -1,5 +1,8 @@
-"""TUI bugs from hunt 4: the footer recomposed on every status change (a 5 000-task flow ran ten
-times slower under the TUI than headless), …"""
+"""TUI bugs from hunt 4: the footer recomposed at every status change (a 5 000-task flow ran ten
+times slower under the TUI than headless), the selected row left below a tree that got shorter,
+search blind to the unfinished line, a wide last line hidden under the scrollbar it brings, an
+approval dialog opening under a search being typed, and one cut short in 80x24 (the password
+dialog and /dev/tty in a pty are in test_tui_send.py)."""
 
 from .test_tui_keys import drive, sketch, tui, until
 from .test_tui_output import screen_text
