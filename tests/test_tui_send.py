@@ -11,6 +11,7 @@ from flowtui.screens.modals import InputModal
 from .test_control_support import Runner, fifo, wait_fifo
 from .test_control_support import sketch as sketch_file
 from .test_tui_keys import drive, shell, sketch, tui, until
+from .test_tui_output import screen_text
 
 PROMPT = "printf 'Continue? [y/N] '; read line; echo \"got $line\""
 
@@ -119,3 +120,69 @@ def test_i_sends_through_the_socket_of_an_attached_run(tmp_path):
         if source is not None:
             source.close()
         runner.close()
+
+
+SECRET = "bash -c 'read -s -p \"[sudo] password for ana: \" p; echo; echo \"got ${#p} characters\"'"
+
+
+def test_a_password_prompt_is_answered_without_showing_the_password():
+    """`read -s` turns the task's terminal echo off; the dialog must not draw what is typed
+    either. A prompt asking for a password, passphrase, PIN or token masks the field (Ctrl+R shows
+    it); any other prompt does not."""
+    nodes = {"sudo": Node(id="sudo", name="sudo", action=shell(SECRET), pty=True)}
+    flow = FlowDef(name="secret", format="flowctrl", file=None, nodes=nodes, roots=("sudo",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: (log := app.view.logs.get("sudo")) is not None and log.pending is not None,
+                        "the prompt")
+            app.task_tree.select("sudo", user=True)
+            await pilot.press("i", *"hunter2")
+            field = app.screen.query_one("#line")
+            assert field.password
+            assert "hunter2" not in screen_text(app)
+            await pilot.press("ctrl+r")
+            assert not field.password
+            await pilot.press("ctrl+r", "enter")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert "got 7 characters" in outputs(app, "sudo")
+
+    drive(go())
+
+
+def test_an_ordinary_prompt_shows_what_is_typed():
+    nodes = {"ask": Node(id="ask", name="ask", action=shell(PROMPT))}
+    flow = FlowDef(name="ask", format="flowctrl", file=None, nodes=nodes, roots=("ask",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: prompted(app, "ask"), "the prompt")
+            app.task_tree.select("ask", user=True)
+            await pilot.press("i", *"yes")
+            assert not app.screen.query_one("#line").password
+            assert "yes" in screen_text(app)
+            await pilot.press("enter")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+
+    drive(go())
+
+
+def test_a_pty_task_prompting_on_dev_tty_is_answered_with_i():
+    """ssh, sudo, git and getpass ask on /dev/tty, not stdin: a pty task must have its terminal as
+    its controlling terminal, or they fail (`cannot open /dev/tty`) or fall back to an echoing stdin."""
+    cmd = "printf 'Passphrase for key: ' > /dev/tty && read -r p < /dev/tty && echo \"got $p\""
+    nodes = {"ssh": Node(id="ssh", name="ssh", action=shell(cmd), pty=True)}
+    flow = FlowDef(name="tty", format="flowctrl", file=None, nodes=nodes, roots=("ssh",))
+
+    async def go():
+        async with tui(flow) as (app, pilot, run):
+            await until(pilot, lambda: (log := app.view.logs.get("ssh")) is not None
+                        and (log.pending is not None or app.view.finished), "the prompt")
+            assert run.states["ssh"].status == "running", outputs(app, "ssh")
+            app.task_tree.select("ssh", user=True)
+            await pilot.press("i", *"opensesame", "enter")
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert "got opensesame" in outputs(app, "ssh")
+            assert run.states["ssh"].status == "succeeded"
+
+    drive(go())

@@ -251,12 +251,19 @@ class Process:
         import subprocess
 
         if pty:
+            import fcntl
+            import termios
+            from functools import partial
+
             master, slave = os.openpty()
             try:
                 _size_terminal(slave, env)
                 self.popen = subprocess.Popen(
                     argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                     start_new_session=True, close_fds=True,
+                    # after setsid, the pty becomes the task's controlling terminal: /dev/tty, where
+                    # ssh, sudo and getpass ask, is the pty (it was none: "cannot open /dev/tty")
+                    preexec_fn=partial(fcntl.ioctl, 0, termios.TIOCSCTTY, 0),
                 )
             except BaseException:
                 os.close(master)

@@ -103,6 +103,8 @@ class FlowApp(App[int]):
         self.quitting = False  # quit was confirmed while active: leave once the run has ended
         self._notices = 0
         self._ticks = 0
+        self._approvals_deferred = False  # an approval dialog that waits for the search box to close
+        self._keys_state = None  # what the footer's keys were last refreshed for (see sync_keys)
 
     def get_driver_class(self):
         """Textual's terminal driver, made to survive a hangup (see hangup.py)."""
@@ -161,7 +163,7 @@ class FlowApp(App[int]):
             self.task_tree.refresh()
         if "header" in changed:
             self.run_header.refresh()
-            self.refresh_bindings()
+        self.sync_keys()
         if "reopened" in changed:
             self.summary.display = False
         if "started" in changed:
@@ -177,6 +179,15 @@ class FlowApp(App[int]):
             self.sync_approvals("approval_requested" in changed)
         if "finished" in changed:
             self.finished()
+
+    def sync_keys(self):
+        """Refresh the footer's keys when what `check_action` reads of the run has changed. Not at
+        every status change: a refresh recomposes Textual's footer, and doing it at every poll
+        starved the engine's thread (a flow of many short tasks ran ten times slower)."""
+        state = (self.view.active, self.view.paused, bool(self.view.approvals))
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     def tick(self):
         """Spinners and elapsed times move while tasks run; otherwise the clocks of the header and
@@ -215,7 +226,7 @@ class FlowApp(App[int]):
         if failure is not None:
             self.task_tree.select(failure)
             self.log_view.update(stick=True)
-        self.refresh_bindings()
+        self.sync_keys()
         if self.quitting:
             self.exit(self.view.final_exit_code())
 
@@ -225,7 +236,10 @@ class FlowApp(App[int]):
         if modal is not None:
             modal.sync()
         elif requested and self.view.approvals and len(self.screen_stack) == 1:
-            self.open_approvals()
+            if self.focused is self.search_box:  # its letters are a query, not the dialog's keys
+                self._approvals_deferred = True
+            else:
+                self.open_approvals()
 
     def open_approvals(self, task=None):
         if isinstance(self.screen, ApprovalModal):
@@ -377,6 +391,10 @@ class FlowApp(App[int]):
     def _close_search(self):
         self.search_box.remove_class("visible")
         self.log_view.focus()
+        if self._approvals_deferred:  # a gate became ready while the query was typed
+            self._approvals_deferred = False
+            if self.view.approvals and len(self.screen_stack) == 1:
+                self.open_approvals()
 
     def _search_step(self, direction):
         if not self.log_view.query_text:

@@ -167,6 +167,12 @@ class LogView(ScrollView, can_focus=True):
         if self._end_y is not None and self.scroll_y == self._end_y:
             self.scroll_to_end()
 
+    def watch_show_horizontal_scrollbar(self, shown):
+        """A line wider than the pane brings a scrollbar that takes the bottom row: a pane that
+        was following stays at the end (it was left a row short, the newest line under the bar)."""
+        if shown and self._end_y is not None and self.scroll_y == self._end_y:
+            self.scroll_to_end()
+
     def notify_style_update(self):
         super().notify_style_update()
         self._cache.clear()
@@ -179,11 +185,12 @@ class LogView(ScrollView, can_focus=True):
             self.match = None
             self._cache.clear()
         log = self.log
-        if not query or log is None or not log.lines:
+        # the kept lines, then the line being drawn now (a prompt, a progress bar), as on screen
+        count = len(log.lines) + (log.pending is not None) if log is not None else 0
+        if not query or not count:
             self.refresh()
             return False
         lines, offset = log.lines, self._offset(log)
-        count = len(lines)
         if self.match is not None and self.match >= log.dropped:
             start = self.match - log.dropped + direction
         else:
@@ -191,7 +198,7 @@ class LogView(ScrollView, can_focus=True):
         needle = query.lower()
         for step in range(count):
             i = (start + step * direction) % count
-            _, hook, raw = lines[i]
+            _, hook, raw = lines[i] if i < len(lines) else log.pending
             if needle in (prefix(hook) + shown(raw)[0].plain).lower():
                 self.match = log.dropped + i
                 self._cache.clear()
@@ -224,7 +231,8 @@ class LogView(ScrollView, can_focus=True):
         index = row - offset
         if index >= len(log.lines):
             if index == len(log.lines) and log.pending is not None:  # the line being drawn now
-                return self._strip(self.line_text(*log.pending), scroll_x, width, base)
+                current = log.dropped + index == self.match
+                return self._strip(self.line_text(*log.pending, current=current), scroll_x, width, base)
             return Strip.blank(width, base)
         number = log.dropped + index
         key = (self.task_id, number)

@@ -5,6 +5,8 @@ They are modal for keys only: the app keeps draining events and the run keeps go
 open, and the approval dialog re-reads the pending list whenever it changes.
 """
 
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -84,14 +86,23 @@ class ReasonModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+# A prompt asking for something a terminal would not echo (`read -s`, sudo, ssh, git, gpg).
+SECRET_PROMPT = re.compile(r"pass(word|phrase|code)|\bpin\b|secret|token", re.IGNORECASE)
+
+
 class InputModal(ModalScreen[str | None]):
     """Asks for the line to send to a running task's stdin (its prompt shown above, if it printed
-    one); Enter gives the text, blank too (an empty answer takes a prompt's default), Escape None."""
+    one); Enter gives the text, blank too (an empty answer takes a prompt's default), Escape None.
+    A prompt that asks for a password (or passphrase, PIN, token) masks what is typed, as the
+    task's terminal does; Ctrl+R shows or hides it."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="InputModal") + """
     InputModal #task-prompt { color: $text-muted; margin-bottom: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="input.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="input.cancel"),
+        Binding("ctrl+r", "reveal", "Show/hide", id="input.reveal"),
+    ]
 
     PROMPT_SHOWN = 200  # characters: a prompt asks at the end of its line, which may be long
 
@@ -106,7 +117,8 @@ class InputModal(ModalScreen[str | None]):
             prompt = Static(self.prompt, id="task-prompt", markup=False)
             prompt.display = bool(self.prompt)
             yield prompt
-            yield Input(placeholder="the line to send, Enter to send it", id="line")
+            yield Input(placeholder="the line to send, Enter to send it", id="line",
+                        password=bool(SECRET_PROMPT.search(self.prompt)))
             with Horizontal(classes="buttons"):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Cancel (esc)", id="cancel")
@@ -121,11 +133,16 @@ class InputModal(ModalScreen[str | None]):
     def action_cancel(self):
         self.dismiss(None)
 
+    def action_reveal(self):
+        field = self.query_one("#line", Input)
+        field.password = not field.password
+
 
 class ApprovalModal(ModalScreen[None]):
     """Every pending approval: pick one, fill its fields, approve or reject it."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ApprovalModal") + """
+    # The dialog scrolls (its buttons stay): two approvals and a few fields outgrow an 80x24 screen.
+    DEFAULT_CSS = DIALOG_CSS.format(name="ApprovalModal").replace("> Vertical", "> #approval-dialog") + """
     ApprovalModal OptionList { height: auto; max-height: 6; margin-bottom: 1; }
     ApprovalModal #prompt { margin-bottom: 1; }
     ApprovalModal #fields { height: auto; }
@@ -153,7 +170,7 @@ class ApprovalModal(ModalScreen[None]):
         self.labels = {}  # field id -> its prompt, to name the missing ones
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="approval-dialog"):
+        with VerticalScroll(id="approval-dialog"):
             yield Static("", id="title", classes="title", markup=False)
             yield OptionList(id="approval-list")
             yield Static("", id="prompt", markup=False)

@@ -118,6 +118,11 @@ class TaskTree(ScrollView, can_focus=True):
         self.user_moved = self.user_moved or user
         self.post_message(self.Selected(self.rows[row][0], user))
 
+    def on_resize(self):
+        """A shorter tree (the summary line appearing, a smaller terminal) keeps the cursor's row in view."""
+        if self.rows:
+            self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
+
     # -- actions ---------------------------------------------------------------------------------
     def action_cursor(self, delta):
         self._move(self.cursor + delta)
