@@ -1164,3 +1164,25 @@ def test_a_skip_in_a_stopping_run_says_the_task_will_not_run_anyway(tmp_path, re
     assert finish(run) == 3
     assert answers == [(False, "the run is stopping: b will not run anyway"), (False, "no task nosuch")]
     assert run.states["b"].status == "not_run"
+
+
+def test_a_line_bigger_than_the_pipe_to_a_task_not_reading_yet_blocks_nothing(tmp_path, record):
+    """It is written as the task reads: the engine goes on meanwhile. Here the engine itself lets
+    the task start reading (a marker made after the send): a blocking write would wait for a task
+    that waits for it, until the task gives up."""
+    marker = tmp_path / "go"
+    big = "y" * 1_000_000
+    run = new_run(flow_of(sh("reader", (
+        f"echo ready; i=0; while [ ! -e {marker} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; "
+        f"[ -e {marker} ] && echo seen || echo gave-up; head -c {len(big) + 1} | wc -c"))))
+    rec = record(run)
+    sent = []
+
+    def send_then_let_it_read():
+        sent.append(run.send("reader", big))
+        marker.touch()
+
+    on_line(run, "ready", send_then_let_it_read)
+    assert finish(run) == 0
+    assert sent[0][0]
+    assert [line.strip() for line in rec.output("reader")] == ["ready", "seen", str(len(big) + 1)]

@@ -94,6 +94,17 @@ def _size_terminal(fd, env):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", number("LINES", 24), number("COLUMNS", 80), 0, 0))
 
 
+def _controlling_terminal():
+    """What makes the pty (stdin, after setsid) the task's controlling terminal: /dev/tty, where ssh,
+    sudo and getpass ask, is then the pty. Not when nobody can answer (stdin is /dev/null): without
+    a /dev/tty such a prompt reads stdin, gets end of input and fails, rather than wait for ever."""
+    import fcntl
+    import termios
+    from functools import partial
+
+    return partial(fcntl.ioctl, 0, termios.TIOCSCTTY, 0)
+
+
 class LineSplitter:
     """Turns a byte stream into blocks of complete text lines; keeps the partial tail for the next chunk."""
 
@@ -166,6 +177,7 @@ class Process:
         self.popen = None  # only when spawned through subprocess (pty, working directory)
         self._status = None  # wait status of a posix_spawn'ed child
         self.stdin_fd = None
+        self._unsent = b""  # input the process has not taken yet: written as it reads
         self._streams = {}
         self._kill_timer = None
         self._pidfd = None
@@ -234,6 +246,8 @@ class Process:
         for fd in (out_w, err_w) if self._stdin_null else (in_r, out_w, err_w):
             os.close(fd)
         self.stdin_fd = None if self._stdin_null else in_w
+        if self.stdin_fd is not None:
+            os.set_blocking(self.stdin_fd, False)
         self._watch(out_r, "stdout")
         self._watch(err_r, "stderr")
 
@@ -251,28 +265,20 @@ class Process:
         import subprocess
 
         if pty:
-            import fcntl
-            import termios
-            from functools import partial
-
             master, slave = os.openpty()
             try:
                 _size_terminal(slave, env)
                 self.popen = subprocess.Popen(
-                    argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                    start_new_session=True, close_fds=True,
-                    # after setsid, the pty becomes the task's controlling terminal: /dev/tty, where
-                    # ssh, sudo and getpass ask, is the pty (it was none: "cannot open /dev/tty")
-                    preexec_fn=partial(fcntl.ioctl, 0, termios.TIOCSCTTY, 0),
+                    argv, stdin=subprocess.DEVNULL if self._stdin_null else slave, stdout=slave, stderr=slave,
+                    env=env, cwd=cwd, start_new_session=True, close_fds=True,
+                    preexec_fn=None if self._stdin_null else _controlling_terminal(),
                 )
             except BaseException:
                 os.close(master)
                 raise
             finally:
                 os.close(slave)
-            if self._stdin_null:  # nobody can answer: a read gets end of input (^D), not a wait for ever
-                os.write(master, b"\x04")
-            self.stdin_fd = None if self._stdin_null else master
+            self.stdin_fd = None if self._stdin_null else os.dup(master)  # its own fd: watched for writing
             self._watch(master, "pty")
         else:
             self.popen = subprocess.Popen(
@@ -280,6 +286,8 @@ class Process:
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True, close_fds=True,
             )
             self.stdin_fd = None if self._stdin_null else self.popen.stdin.fileno()
+            if self.stdin_fd is not None:
+                os.set_blocking(self.stdin_fd, False)
             self._watch(self.popen.stdout.fileno(), "stdout")
             self._watch(self.popen.stderr.fileno(), "stderr")
         self.pid = self.popen.pid
@@ -341,7 +349,7 @@ class Process:
             self.on_output(stream, tail)
         if stream == "pty":
             os.close(fd)
-            self.stdin_fd = None
+            self._close_stdin()
         elif self.popen is None:
             os.close(fd)
 
@@ -380,13 +388,11 @@ class Process:
             self._kill_timer = self.reactor.call_later(3.0, lambda: self._signal_group(signal.SIGKILL))
         for fd in list(self._streams):
             self._close_stream(fd)
+        self._close_stdin()
         if self.popen is not None:
             for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
                 if pipe is not None:
                     pipe.close()
-        elif self.stdin_fd is not None:
-            os.close(self.stdin_fd)
-            self.stdin_fd = None
         code = self._exit_code(block=True)
         self.returncode = 128 - code if code < 0 else code
         self.on_exit(self.returncode)
@@ -419,14 +425,47 @@ class Process:
         self._signal_group(signal.SIGKILL)
 
     def write(self, text: str) -> bool:
-        """Write a line to the process's stdin (or pty). False when it no longer reads."""
+        """Send a line to the process's stdin (or pty). It is written as the process reads it:
+        a task that does not read, or a line longer than the pipe holds, never blocks the engine.
+        False when it no longer reads."""
         if self.stdin_fd is None or self.returncode is not None:
             return False
-        try:
-            os.write(self.stdin_fd, text.encode() + (b"" if text.endswith("\n") else b"\n"))
+        data = text.encode() + (b"" if text.endswith("\n") else b"\n")
+        if self._unsent:
+            self._unsent += data
             return True
-        except OSError:
+        try:
+            sent = os.write(self.stdin_fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # it closed its stdin
             return False
+        if sent < len(data):
+            self._unsent = data[sent:]
+            self.reactor.add_writer(self.stdin_fd, self._send_unsent)
+        return True
+
+    def _send_unsent(self):
+        try:
+            sent = os.write(self.stdin_fd, self._unsent)
+        except BlockingIOError:
+            return
+        except OSError:  # it closed its stdin: the rest is dropped
+            sent = len(self._unsent)
+        self._unsent = self._unsent[sent:]
+        if not self._unsent:
+            self.reactor.remove_reader(self.stdin_fd)  # unregisters the descriptor, whichever way it was watched
+
+    def _close_stdin(self):
+        """No more input: what the process did not take is dropped."""
+        fd, self.stdin_fd = self.stdin_fd, None
+        if fd is None:
+            return
+        if self._unsent:
+            self.reactor.remove_reader(fd)
+            self._unsent = b""
+        if self.popen is None or self.popen.stdin is None:  # ours (a pipe, the pty's dup), not Popen's
+            os.close(fd)
 
     @property
     def running(self):
