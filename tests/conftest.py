@@ -24,6 +24,14 @@ def corpus():
 
 
 @pytest.fixture
+def state_dir(tmp_path):
+    """A private state dir, resolved (made, checked) as `flowtui` does."""
+    from flowtui.engine.statedir import resolve
+
+    return resolve(str(tmp_path / "state"))
+
+
+@pytest.fixture
 def flowtui_cmd():
     """argv prefix that runs this checkout's CLI in a subprocess."""
     return [sys.executable, "-m", "flowtui"]

@@ -34,11 +34,6 @@ class Events:
         self.client.close()
 
 
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
-
-
 def test_every_command_from_another_process(tmp_path, state_dir):
     ready = fifo(tmp_path / "ready")
     flow = sketch(tmp_path / "flow.json", {

@@ -12,13 +12,7 @@ import pytest
 
 from flowtui.engine.control.client import Client, ControlError
 from flowtui.engine.control.sockets import socket_path
-from flowtui.engine.statedir import resolve
 from tests.test_control_support import REPO, Runner, fifo, flowtui, flowtui_process, sketch, wait_fifo
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def test_a_runner_killed_in_the_middle_of_a_reply_is_a_control_error_not_a_traceback(tmp_path, state_dir):

@@ -3,15 +3,7 @@ in `show`/`logs`, `logs --follow` picking them up, and their attempts surviving 
 
 import json
 
-import pytest
-
-from flowtui.engine.statedir import resolve
 from tests.test_control_support import flowtui, flowtui_process
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def template_flow(path, item_cmd='echo "item $IT"', first_cmd="echo first"):

@@ -5,16 +5,9 @@ import json
 import os
 import socket
 
-import pytest
-
 from flowtui.engine.statedir import resolve
 from flowtui.engine.store.schema import connect
 from tests.test_control_support import Runner, flowtui, flowtui_process, sketch
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def killing_flow(tmp_path):

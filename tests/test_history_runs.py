@@ -2,15 +2,7 @@
 
 import json
 
-import pytest
-
-from flowtui.engine.statedir import resolve
 from tests.test_control_support import flowtui, flowtui_process, sketch
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def test_runs_json_exits_1_when_no_run_is_listed(tmp_path, state_dir):

@@ -8,14 +8,8 @@ from flowtui.engine.loaders import LoadOptions, load
 from flowtui.engine.recording import Recording
 from flowtui.engine.resume import ResumeError, load_for_resume, restore
 from flowtui.engine.run import Run, Runtime
-from flowtui.engine.statedir import resolve
 from flowtui.engine.store import open_store
 from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, killed_runner, sketch
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def marker(tmp_path, name):

@@ -10,15 +10,9 @@ import pytest
 from flowtui.engine.model import Action, Approval, Field, FlowDef, Node, Retry
 from flowtui.engine.recording import Recording
 from flowtui.engine.run import Run
-from flowtui.engine.statedir import resolve
 from flowtui.engine.store import open_store, reap_orphans
 from flowtui.engine.store.logfiles import log_name
 from tests.test_control_support import Runner, alive, fifo, flowtui, flowtui_process, killed_runner, sketch, wait_fifo
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    return resolve(str(tmp_path / "state"))
 
 
 def shell(cmd):
