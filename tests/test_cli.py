@@ -450,6 +450,9 @@ def test_approval_timeout_waits_for_another_terminal_then_rejects(flowtui):
     result = flowtui("run", "sketch.json", "--no-ui", "--approval-timeout", "0.2s", sketch=GATED)
     assert result.returncode == 1
     assert "✘ ship/deploy rejected by flowtui: no approval (waited 0.2s; no terminal to ask)" in result.stdout
+    # --approval-timeout was given: the hint asks for a longer one, not for the option again
+    assert ("pass --approve 'ship/deploy', --approve-all, or a longer --approval-timeout and approve from "
+            "another terminal") in result.stdout
 
 
 def test_set_gives_flowctrl_tasks_environment(flowtui):
