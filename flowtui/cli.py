@@ -113,17 +113,21 @@ def build_parser(only=None):
     run.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
     run.add_argument("--approve-all", action="store_true", help="approve every gated task")
     run.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")
-    run.add_argument("--ask", action="append", default=[], metavar="GLOB", help="require approval before matching tasks")
+    run.add_argument("--ask", action="append", default=[], metavar="GLOB", help="require approval before matching tasks (repeatable)")
     run.add_argument("--pty", action="append", default=[], metavar="GLOB",
-                     help="run matching tasks in a pseudo-terminal (colours, progress bars, prompts as in a terminal)")
+                     help="run matching tasks in a pseudo-terminal (colours, progress bars, prompts as in a terminal; "
+                          "repeatable)")
     run.add_argument("--approval-timeout", type=_seconds, default=0.0, metavar="DURATION",
-                     help="headless without a TTY: wait this long for another terminal (default 0: reject)")
-    run.add_argument("--max-iterations", type=int, default=10000, metavar="N", help="loop guard (Fluxor goto)")
+                     help="headless without a TTY: how long another terminal has to approve a gate or resume an "
+                          "autoPause, tasks' stdin kept open for flowtui send (default 0: reject, stop, and tasks "
+                          "read /dev/null)")
+    run.add_argument("--max-iterations", type=int, default=10000, metavar="N", help="loop guard: iterations of a Fluxor goto loop (default 10000)")
     run.add_argument("--report", metavar="PATH", help="write the JSON report here")
     run.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
     run.add_argument("--events", metavar="PATH", help="write every engine event as JSON Lines here")
     run.add_argument("--resume", action="store_true",
-                     help="continue the latest unfinished run of FILE: what succeeded does not run again")
+                     help="continue the latest unfinished run of FILE with its recorded options: what succeeded "
+                          "does not run again")
     run.add_argument("--force", action="store_true", help="with --resume: even though the file changed")
 
     validate = sub.add_parser("validate", help="check a flow file: a summary, or every problem (exit 2)")

@@ -72,7 +72,8 @@ class ApprovalDecider:
         if self.run.paused and pause == self._pauses:
             wait = f"waited {self.timeout:g}s; " if self.timeout else ""
             self.run.emit(Notice("warning", f"{by}: nobody resumed the run ({wait}no terminal to ask): stopping it; "
-                                 "pass --approval-timeout and resume it from another terminal (flowtui resume)", None))
+                                 f"pass {self._longer()}--approval-timeout and resume it from another terminal "
+                                 "(flowtui resume)", None))
             self.run.stop(by="flowtui")
 
     def _ask_resume(self, event):
@@ -105,8 +106,12 @@ class ApprovalDecider:
             wait = f"waited {self.timeout:g}s; " if self.timeout else ""
             self.run.reject(task, by="flowtui", reason=(
                 f"no approval ({wait}no terminal to ask): pass --approve {_shell_quoted(task)}, --approve-all, "
-                f"or --approval-timeout and approve from another terminal"
+                f"or {self._longer()}--approval-timeout and approve from another terminal"
             ))
+
+    def _longer(self):
+        """The hint's word for --approval-timeout: given already, it was too short."""
+        return "a longer " if self.timeout else ""
 
     def _ask(self, event):
         with self._asking:  # one question at a time on the terminal

@@ -450,6 +450,9 @@ def test_approval_timeout_waits_for_another_terminal_then_rejects(flowtui):
     result = flowtui("run", "sketch.json", "--no-ui", "--approval-timeout", "0.2s", sketch=GATED)
     assert result.returncode == 1
     assert "✘ ship/deploy rejected by flowtui: no approval (waited 0.2s; no terminal to ask)" in result.stdout
+    # --approval-timeout was given: the hint asks for a longer one, not for the option again
+    assert ("pass --approve 'ship/deploy', --approve-all, or a longer --approval-timeout and approve from "
+            "another terminal") in result.stdout
 
 
 def test_set_gives_flowctrl_tasks_environment(flowtui):
@@ -870,3 +873,21 @@ def test_a_flow_without_tasks_says_so_in_its_summary(flowtui):
     result = flowtui("run", "sketch.json", "--no-ui", sketch={"name": "x", "s": []})
     assert result.returncode == 0, result.stderr
     assert re.match(r"^✔ run succeeded in \S+: no tasks \(exit 0\)$", result.stdout.splitlines()[-1]), result.stdout
+
+
+def _helps(command):
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    return {(action.option_strings or [action.dest])[-1]: action.help or "" for action in parser._actions}
+
+
+def test_run_help_tells_what_the_options_do():
+    helps = _helps("run")
+    timeout = helps["--approval-timeout"]  # it decides gates, autoPause and whether tasks read /dev/null
+    assert "approve" in timeout and "autoPause" in timeout and "/dev/null" in timeout
+    assert "repeatable" in helps["--ask"] and "repeatable" in helps["--pty"]
+    assert "default 10000" in helps["--max-iterations"]
+    assert "recorded" in helps["--resume"]  # the flow's options are the run's own, not these
+
+
+def test_resume_help_says_an_ended_run_is_named():
+    assert "ended run" in _helps("resume")["run"]

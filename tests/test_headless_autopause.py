@@ -37,6 +37,14 @@ def test_with_no_terminal_the_run_stops_at_once_and_says_how_to_wait(flowtui_cmd
     assert "deploying" not in result.stdout and "· deploy not run" in result.stdout
 
 
+def test_with_an_approval_timeout_nobody_resumes_it_the_hint_asks_for_a_longer_one(flowtui_cmd, tmp_path, env):
+    result = subprocess.run([*flowtui_cmd, "run", "ap.yaml", "--no-ui", "--approval-timeout", "0.2s"], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LIMIT)
+    assert result.returncode == 3
+    assert ("autoPause before deploy: nobody resumed the run (waited 0.2s; no terminal to ask): stopping it; "
+            "pass a longer --approval-timeout and resume it from another terminal (flowtui resume)") in result.stdout
+
+
 def test_with_an_approval_timeout_another_terminal_resumes_it(flowtui_cmd, tmp_path, env):
     runner = subprocess.Popen([*flowtui_cmd, "run", "ap.yaml", "--no-ui", "--approval-timeout", "10m"], cwd=tmp_path,
                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)

@@ -25,7 +25,8 @@ def add_parsers(sub):
         p.set_defaults(handler=cmd_simple, op=op)
 
     p = sub.add_parser("resume", help="resume a paused live run, or continue an ended run from the store")
-    p.add_argument("run", metavar="RUN", nargs="?", help="run id (default: the only live run)")
+    p.add_argument("run", metavar="RUN", nargs="?",
+                   help="run id (default: the only live run); name an ended run to continue it")
     p.add_argument("--force", action="store_true", help="resume even though the flow file changed")
     p.add_argument("--no-ui", action="store_true", help="continue an ended run headless")
     p.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
