@@ -153,7 +153,7 @@ def _options(args):
     return LoadOptions(
         sets=dict(args.sets), flow=args.flow, trigger=args.trigger, policy=args.policy,
         max_iterations=getattr(args, "max_iterations", None), state_dir=args.state_dir_path,
-        ask=getattr(args, "ask", []), pty=getattr(args, "pty", []),
+        ask=getattr(args, "ask", []), pty=getattr(args, "pty", []), max_parallel=getattr(args, "max_parallel", None),
     )
 
 
@@ -342,6 +342,12 @@ def cmd_run(args, out, err):
 
     reap_orphans(state_dir)  # a runner killed earlier may have left processes: end them first
     if args.resume:
+        ignored = [option for option, value in (("--set", args.sets), ("--flow", args.flow), ("--trigger", args.trigger),
+                                                ("--policy", args.policy), ("--ask", args.ask), ("--pty", args.pty))
+                   if value]
+        if ignored:
+            err.write(f"flowtui: warning: --resume continues the run with the options it started with: "
+                      f"{', '.join(ignored)} ignored\n")
         return _resume(args, state_dir, out, err)
     use_tui = not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
     loaded = _load(args, err, pick=_tui_pick if use_tui else None)

@@ -309,3 +309,37 @@ def test_a_task_starts_only_once_its_start_and_what_ended_before_are_journaled(t
         assert run.spawn_watchers[0] is at_spawn
         assert run.run_to_end() == 0
     assert seen["s/b"] == [("s/a", "running"), ("s/a", "succeeded"), ("s/b", "running")]
+
+
+def test_max_parallel_is_recorded_and_a_resume_keeps_it_or_takes_a_new_one(tmp_path, state_dir):
+    """Two independent Floe tasks: one at a time, each starts after the other ended; two at a time,
+    both start in the same turn of the engine, before either ends."""
+    flow = tmp_path / "two.floe.yml"
+    flow.write_text("id: two\nver: 1\ntasks:\n" + "".join(
+        f"  - name: t{i}\n    listen: trigger.good\n    type: exec\n    opts:\n      cmd: test\n"
+        f"      args: ['-e', '{tmp_path}/FIXED']\n" for i in (1, 2)))
+
+    def resumed(*extra):
+        events = tmp_path / "events.jsonl"
+        result = flowtui_process("run", flow, "--resume", "--no-ui", "--events", events, *extra, "--state-dir", state_dir)
+        kinds = [e["type"] for e in map(json.loads, events.read_text().splitlines())
+                 if e["type"] in ("task_started", "task_finished") and e["task"] in ("t1", "t2")]
+        return result.returncode, kinds
+
+    assert flowtui_process("run", flow, "--no-ui", "--max-parallel", "1", "--state-dir", state_dir).returncode == 1
+    run_id = json.loads(flowtui("runs", "--json", "--state-dir", state_dir)[1])[0]["run_id"]
+    assert json.loads(flowtui("show", run_id, "--json", "--state-dir", state_dir)[1])["options"]["max_parallel"] == 1
+    serial = ["task_started", "task_finished"] * 2
+    assert resumed() == (1, serial)  # still failing, still one at a time
+    (tmp_path / "FIXED").touch()
+    assert resumed("--max-parallel", "2") == (0, ["task_started", "task_started", "task_finished", "task_finished"])
+
+
+def test_flow_options_given_to_run_resume_are_said_to_be_ignored(tmp_path, state_dir):
+    flow = sketch(tmp_path / "flow.json", {"s": [{"name": "check", "cmd": f"test -e {tmp_path}/FIXED"}]})
+    assert flowtui_process("run", flow, "--no-ui", "--state-dir", state_dir).returncode == 1
+    (tmp_path / "FIXED").touch()
+    result = flowtui_process("run", flow, "--resume", "--no-ui", "--set", "x=1", "--pty", "*", "--state-dir", state_dir)
+    assert result.returncode == 0, result.stderr
+    assert ("flowtui: warning: --resume continues the run with the options it started with: --set, --pty ignored\n"
+            in result.stderr)

@@ -148,3 +148,24 @@ def test_a_closed_terminal_or_sigterm_cancels_the_run_and_still_reports(tmp_path
             term.close()
     assert json.loads(report.read_text())["status"] == "cancelled"
     assert (tmp_path / "teardown").read_text() == "bye\n" and not alive(task)
+
+
+def test_a_run_resumed_in_the_tui_writes_the_reports_asked_for(tmp_path):
+    """`run FILE --resume --report …` on a terminal: the TUI continues the run, and the report is
+    written when it is left (it was only written headless)."""
+    env = {**os.environ, "TERM": "xterm-256color", "FLOWTUI_STATE_DIR": str(tmp_path / "state"), "LANG": "C.UTF-8"}
+    env.pop("GITHUB_ACTIONS", None)
+    flow = tmp_path / "fix.json"
+    flow.write_text(json.dumps({"name": "fix", "s": [{"name": "check", "cmd": f"test -e {tmp_path}/FIXED"}]}))
+    first = Terminal([sys.executable, "-m", "flowtui", "run", str(flow), "--no-ui"], REPO, env)
+    assert first.exit_code() == 1
+    (tmp_path / "FIXED").touch()
+    term = Terminal([sys.executable, "-m", "flowtui", "run", str(flow), "--resume", "--report", str(tmp_path / "r.json")],
+                    REPO, env)
+    try:
+        term.wait_for("run succeeded")
+        term.child.send("q")
+        assert term.exit_code() == 0
+    finally:
+        term.close()
+    assert json.loads((tmp_path / "r.json").read_text())["status"] == "succeeded"

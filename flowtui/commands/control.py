@@ -32,6 +32,8 @@ def add_parsers(sub):
     p.add_argument("--approve", action="append", metavar="GLOB", help="approve matching tasks (repeatable)")
     p.add_argument("--approve-all", action="store_true", help="approve every gated task")
     p.add_argument("--reject", action="append", metavar="GLOB", help="reject matching tasks (repeatable)")
+    p.add_argument("--max-parallel", type=int, metavar="N",
+                   help="concurrent tasks of an ended run continued (default: what it was started with)")
     state_dir_arg(p)
     p.set_defaults(handler=cmd_resume)
 
@@ -213,25 +215,29 @@ def _resume_from_store(args, state_dir, out, err):
         store.close()
     options = record["options"]
     sets = dict(options.get("sets") or {})
-    run = run_for(flow, runtime, options, run_id=record["run_id"], by=_by())
+    max_parallel = getattr(args, "max_parallel", None)
+    if max_parallel is not None and max_parallel < 1:
+        err.write("flowtui: --max-parallel must be at least 1\n")
+        return EXIT_USAGE
+    run = run_for(flow, runtime, options, run_id=record["run_id"], by=_by(),
+                  max_parallel=max_parallel or options.get("max_parallel"))
     restore(run, record)
     done = succeeded_tasks(record)
     err.write(f"flowtui: resuming {run.run_id} ({flow.file}): {len(done)} task{'s' if len(done) != 1 else ''} "
               f"already succeeded and will not run again\n")
+    continued = argparse.Namespace(  # `run FILE --resume` brings its own reports and timeout
+        approve=args.approve, approve_all=args.approve_all, reject=args.reject, sets=sets,
+        approval_timeout=getattr(args, "approval_timeout", 0.0), events=getattr(args, "events", None),
+        report=getattr(args, "report", None), junit=getattr(args, "junit", None),
+    )
     with Recording(run, state_dir, options) as recording:
         if not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty():
-            from ..screens.app import main as tui_main
-            from ..screens.source import LocalSource
+            from ..cli import _run_tui
 
-            return tui_main(LocalSource(run), state_dir=state_dir)
+            return _run_tui(run, continued, state_dir, recording.ended)
         from ..headless import run_headless
 
-        headless_args = argparse.Namespace(  # `run FILE --resume` brings its own reports and timeout
-            approve=args.approve, approve_all=args.approve_all, reject=args.reject, sets=sets,
-            approval_timeout=getattr(args, "approval_timeout", 0.0), events=getattr(args, "events", None),
-            report=getattr(args, "report", None), junit=getattr(args, "junit", None),
-        )
-        return run_headless(run, headless_args, out, ended=recording.ended)
+        return run_headless(run, continued, out, ended=recording.ended)
 
 
 def cmd_attach(args, out, err):
