@@ -1,11 +1,11 @@
 """TUI bugs from hunt 5: a goto loop's passes counted as retries (`×4 #4`, "attempt 2,
-iteration 2")."""
+iteration 2"), and the history screen's title cut to "Run history of" in 80 columns."""
 
 from flowtui.engine.loaders import load
 from flowtui.engine.run import Run
 from flowtui.screens.runview import META
 
-from .test_tui_keys import drive, tui, until
+from .test_tui_keys import drive, sketch, tui, until
 from .test_tui_output import screen_text
 
 
@@ -118,3 +118,36 @@ def test_a_viewer_attaching_later_tells_passes_from_retries(tmp_path):
         assert (view.tries(nid), view.states[nid]["iteration"]) == expected
         view.apply(events)
         assert (view.tries(nid), view.states[nid]["iteration"]) == expected
+
+
+def test_the_history_title_fits_80_and_40_columns(tmp_path):
+    """The title named the flow by its whole path, then the run count and the keys, on one row:
+    at 80 columns it wrapped and only "Run history of" was left. The path is cut in the middle
+    (its file name kept) and the count and keys have a row of their own."""
+    from flowtui.engine.store import StoreWriter, open_store
+    from flowtui.screens.history import HistoryScreen
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    folder = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it"
+    folder.mkdir(parents=True)
+    flow, runtime = sketch(folder, {"main": [{"name": "hello", "cmd": "echo hello"}]}, name="history-title")
+    past = Run(flow, runtime, run_id="20260101-000000-past")
+    writer = StoreWriter(past, open_store(str(state)))
+    past.run_to_end()
+    writer.close()
+    assert len(flow.file) > 80
+
+    async def go():
+        for size in ((80, 24), (40, 24)):
+            async with tui(flow, runtime, size=size, state_dir=str(state)) as (app, pilot, run):
+                await until(pilot, lambda: app.view.finished, "the end of the run")
+                await pilot.press("h")
+                assert isinstance(app.screen, HistoryScreen)
+                await until(pilot, lambda: "20260101-000000-past" in screen_text(app), "the past run")
+                first, second = screen_text(app).splitlines()[:2]
+                assert first.startswith(" Run history of /") and "…" in first, size
+                assert first.rstrip().endswith("history-title.json"), size
+                assert second.strip() == "1 run · Enter: show tasks · Esc: back", size
+
+    drive(go())
