@@ -1,5 +1,6 @@
 """TUI bugs from hunt 5: a goto loop's passes counted as retries (`×4 #4`, "attempt 2,
-iteration 2"), and the history screen's title cut to "Run history of" in 80 columns."""
+iteration 2"), the history screen's title cut to "Run history of" in 80 columns, and `c`
+asking to cancel from the history and help screens."""
 
 from flowtui.engine.loaders import load
 from flowtui.engine.run import Run
@@ -149,5 +150,38 @@ def test_the_history_title_fits_80_and_40_columns(tmp_path):
                 assert first.startswith(" Run history of /") and "…" in first, size
                 assert first.rstrip().endswith("history-title.json"), size
                 assert second.strip() == "1 run · Enter: show tasks · Esc: back", size
+
+    drive(go())
+
+
+def test_only_ctrl_c_cancels_from_the_history_and_help_screens(tmp_path):
+    """`c` shared its action with Ctrl+C, which acts from any screen: on the history or help
+    screen `c` asked to cancel the run too, and their footers offered "c Cancel"."""
+    from flowtui.screens.help import HelpScreen
+    from flowtui.screens.history import HistoryScreen
+    from flowtui.screens.modals import ConfirmModal
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    stop = tmp_path / "stop"
+    flow, runtime = sketch(tmp_path, {"main": [{"name": "slow", "cmd": f"while [ ! -e {stop} ]; do sleep 0.01; done"}]})
+
+    async def go():
+        async with tui(flow, runtime, size=(80, 24), state_dir=str(state)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.states["main/slow"]["status"] == "running", "the task running")
+            for key, screen in (("h", HistoryScreen), ("question_mark", HelpScreen)):
+                await pilot.press(key)
+                await until(pilot, lambda screen=screen: isinstance(app.screen, screen), key)
+                await pilot.press("c")
+                assert isinstance(app.screen, screen)
+                assert "Cancel" not in screen_text(app).splitlines()[-1]
+                await pilot.press("ctrl+c")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the cancel question")
+                await pilot.press("n")
+                await until(pilot, lambda screen=screen: isinstance(app.screen, screen), "back on " + key)
+                await pilot.press("escape")
+            stop.touch()
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            assert run.status == "succeeded"
 
     drive(go())
