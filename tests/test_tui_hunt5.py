@@ -1,6 +1,6 @@
 """TUI bugs from hunt 5: a goto loop's passes counted as retries (`×4 #4`, "attempt 2,
-iteration 2"), the history screen's title cut to "Run history of" in 80 columns, and `c`
-asking to cancel from the history and help screens."""
+iteration 2"), the history screen's title cut to "Run history of" in 80 columns and its log
+tail run into the task table, and `c` asking to cancel from the history and help screens."""
 
 from flowtui.engine.loaders import load
 from flowtui.engine.run import Run
@@ -183,5 +183,32 @@ def test_only_ctrl_c_cancels_from_the_history_and_help_screens(tmp_path):
             stop.touch()
             await until(pilot, lambda: app.view.finished, "the end of the run")
             assert run.status == "succeeded"
+
+    drive(go())
+
+
+def test_the_history_log_tail_is_set_apart_from_the_task_table(tmp_path):
+    """In 80 columns the task table is wider than its half of the screen: the log tail began in
+    the column after the cut table, so a log line read as one more column of it ("0    hello")."""
+    from flowtui.engine.store import StoreWriter, open_store
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    flow, runtime = sketch(tmp_path, {"main": [{"name": "hello", "cmd": "echo hello"}]})
+    past = Run(flow, runtime, run_id="20260101-000000-past")
+    writer = StoreWriter(past, open_store(str(state)))
+    past.run_to_end()
+    writer.close()
+
+    async def go():
+        async with tui(flow, runtime, size=(80, 24), state_dir=str(state)) as (app, pilot, run):
+            await until(pilot, lambda: app.view.finished, "the end of the run")
+            await pilot.press("h")
+            await until(pilot, lambda: "20260101-000000-past" in screen_text(app), "the past run")
+            await pilot.press("enter")
+            await until(pilot, lambda: "hello" in "\n".join(app.screen.query_one("#task-log").lines), "the log tail")
+            await pilot.pause()
+            row = next(line for line in screen_text(app).splitlines() if line.startswith(" task "))
+            assert row.rstrip().endswith("▏hello"), screen_text(app)
 
     drive(go())

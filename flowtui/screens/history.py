@@ -81,7 +81,7 @@ class HistoryScreen(Screen[None]):
     HistoryScreen #runs { height: 40%; }
     HistoryScreen #below { height: 1fr; }
     HistoryScreen #tasks { width: 50%; }
-    HistoryScreen Log { width: 1fr; }
+    HistoryScreen Log { width: 1fr; border-left: vkey $panel-lighten-2; }
     """
     BINDINGS = [Binding("escape,h,q", "close", "Back", id="history.close")]
 
