@@ -65,7 +65,7 @@ class FlowApp(App[int]):
         Binding("s", "stop", "Stop", tooltip="Stop gracefully (asks first): running tasks finish", id="run.stop"),
         Binding("c", "cancel_run", "Cancel", tooltip="Cancel (asks first): terminate running tasks, run teardown hooks",
                 id="run.cancel"),
-        Binding("ctrl+c", "cancel_run", "Cancel", tooltip="Cancel (asks first), from any screen",
+        Binding("ctrl+c", "cancel_anywhere", "Cancel", tooltip="Cancel (asks first), from any screen",
                 id="run.cancel_ctrl_c", priority=True, show=False),
         Binding("a", "approve", "Approve", tooltip="Approve the selected task, or the oldest pending approval", id="task.approve"),
         Binding("x", "reject", "Reject", tooltip="Reject the selected (or oldest) pending approval, with a reason",
@@ -279,7 +279,7 @@ class FlowApp(App[int]):
             return view.active and not view.paused or None
         if action == "resume":
             return view.paused or None
-        if action in ("stop", "cancel_run"):
+        if action in ("stop", "cancel_run", "cancel_anywhere"):
             return view.active or None
         if action in ("approve", "reject"):
             return bool(view.approvals) or None
@@ -305,6 +305,10 @@ class FlowApp(App[int]):
                           lambda: self.control("cancel", by=self.by))
         else:
             self.notify("the run has finished: q quits", severity="information")
+
+    def action_cancel_anywhere(self):
+        """Ctrl+C: `c` under another name, so that a screen on top blocks `c` and not Ctrl+C."""
+        self.action_cancel_run()
 
     def action_approve(self):
         task = self.approval_target()
@@ -448,7 +452,7 @@ class FlowApp(App[int]):
 
 # What a dialog on top blocks: every key of the run screen but Ctrl+C, and the palette of its
 # actions. Textual's own keys, such as Tab (focus_next), keep working inside the dialog.
-RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_run"} | {"command_palette"}
+RUN_ACTIONS = frozenset(binding.action for binding in FlowApp.BINDINGS) - {"cancel_anywhere"} | {"command_palette"}
 
 
 def _learned_durations(state_dir, flow_file) -> dict:

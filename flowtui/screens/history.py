@@ -7,12 +7,14 @@ on the main screen keeps going underneath.
 import time
 from collections import deque
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Log
 
 from . import status as st
 
@@ -31,13 +33,55 @@ def tail(path, count=LOG_TAIL):
         return [f"cannot read {path}: {exc.strerror}"]
 
 
+def middle(path, width) -> str:
+    """`path` cut to `width` cells in the middle: it keeps where it starts and its file name."""
+    if cell_len(path) <= width:
+        return path
+    room = max(0, width - 1)
+    keep = max(room - room // 3, cell_len(path.rsplit("/", 1)[-1]) + 1)  # the name with its slash
+    tail = ""
+    for char in reversed(path):
+        if cell_len(tail) + cell_len(char) > min(keep, room):
+            break
+        tail = char + tail
+    head = ""
+    for char in path:
+        if cell_len(head) + cell_len(char) + cell_len(tail) > room:
+            break
+        head += char
+    return head + "…" + tail if width else ""
+
+
+class HistoryTitle(Widget):
+    """Two rows: which flow (its path cut in the middle to fit), then the run count and keys."""
+
+    DEFAULT_CSS = """
+    HistoryTitle { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.heading, self.path, self.detail = "Run history", "", ""
+
+    def show(self, heading, path, detail):
+        self.heading, self.path, self.detail = heading, path, detail
+        self.refresh()
+
+    def render(self):
+        width = self.content_region.width
+        text = Text(self.heading, "bold", no_wrap=True, overflow="ellipsis", end="")
+        if self.path:
+            text.append(" " + middle(self.path, max(0, width - cell_len(self.heading) - 1)), "bold")
+        text.append("\n" + self.detail)
+        return text
+
+
 class HistoryScreen(Screen[None]):
     DEFAULT_CSS = """
-    HistoryScreen #title { height: 1; background: $panel; padding: 0 1; text-style: bold; }
     HistoryScreen #runs { height: 40%; }
     HistoryScreen #below { height: 1fr; }
     HistoryScreen #tasks { width: 50%; }
-    HistoryScreen Log { width: 1fr; }
+    HistoryScreen Log { width: 1fr; border-left: vkey $panel-lighten-2; }
     """
     BINDINGS = [Binding("escape,h,q", "close", "Back", id="history.close")]
 
@@ -49,7 +93,7 @@ class HistoryScreen(Screen[None]):
         self.run_id = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Run history", id="title")
+        yield HistoryTitle(id="title")
         with Vertical():
             yield DataTable(id="runs", cursor_type="row")
             with Horizontal(id="below"):
@@ -67,10 +111,10 @@ class HistoryScreen(Screen[None]):
             self.store = open_store(self.state_dir)
             rows = self.store.list_runs(flow_file=self.flow_file)
         except Exception as exc:  # a missing or unreadable store is a message, not a crash
-            self.query_one("#title", Static).update(Text(f"Run history: cannot read the store in {self.state_dir}: {exc}"))
+            self.query_one(HistoryTitle).show("Run history: cannot read the store in", self.state_dir, str(exc))
             return
-        name = self.flow_file or "all flows"
-        self.query_one("#title", Static).update(Text(f"Run history of {name}: {len(rows)} run(s)   Enter: show tasks · Esc: back"))
+        count = f"{len(rows)} run" + ("" if len(rows) == 1 else "s")
+        self.query_one(HistoryTitle).show("Run history of", self.flow_file or "all flows", f"{count} · Enter: show tasks · Esc: back")
         for run in rows:
             counts = run.get("tasks") or {}
             done = counts.get("succeeded", 0)

@@ -292,8 +292,8 @@ class LogTitle(Widget):
             state = self.view.states[self.task_id]
             text.append(self.task_id, "bold")
             text.append(f"  {st.icon(state['status'])} {st.label(state['status'])}")
-            if (state.get("attempt") or 0) > 1:
-                text.append(f"  attempt {state['attempt']}")
+            if self.view.tries(self.task_id) > 1:
+                text.append(f"  attempt {self.view.tries(self.task_id)}")
             if (state.get("iteration") or 1) > 1:
                 text.append(f"  iteration {state['iteration']}")
             if state.get("exit_code") is not None:

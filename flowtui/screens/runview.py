@@ -85,6 +85,8 @@ class RunView:
                 current = self.states[nid]
                 current.update({k: v for k, v in state.items() if k != "status"})
                 current["duration"] = _duration(state.get("started_at"), state.get("finished_at"))
+                if current.get("attempt"):  # a snapshot does not say: one run per earlier pass
+                    current["first_attempt"] = min(current["attempt"], current.get("iteration") or 1)
         self.approvals = {}  # task id -> {"prompt", "fields"}; insertion order is request order
         for nid in snapshot.get("approvals", ()):
             self.approvals[nid] = self._approval_of(nid)
@@ -196,6 +198,16 @@ class RunView:
         counts = self.counts.get(gid, {})
         done = sum(n for s, n in counts.items() if s in TERMINAL)
         return done, sum(counts.values()), sum(n for s, n in counts.items() if s in FAILURES)
+
+    def tries(self, nid, attempt=None) -> int:
+        """Which attempt of its current loop pass `attempt` (default: the last) is, 0 before any.
+
+        The engine counts every run of a task as an attempt, loop passes included; people count
+        the runs of one pass (retries, reruns) as attempts and the passes as iterations.
+        """
+        state = self.states[nid]
+        attempt = attempt if attempt is not None else state.get("attempt") or 0
+        return attempt - state.get("first_attempt", attempt) + 1 if attempt else 0
 
     def first_failure(self):
         for nid in self.nodes:
@@ -332,12 +344,18 @@ class RunView:
         state = self._set(event.task, "running")
         if state is None:
             return
+        iteration = event.iteration or 1
+        if iteration != state["iteration"] or event.attempt < state.get("first_attempt", event.attempt + 1):
+            state["first_attempt"] = event.attempt  # the first run of a new pass
         log = self.log(event.task)
         if len(log) or log.dropped:
-            label = f"attempt {event.attempt}" + (f", iteration {event.iteration}" if (event.iteration or 1) > 1 else "")
-            self._meta(event.task, f"── {label} ──", changed)
+            tries = self.tries(event.task, event.attempt)
+            parts = [f"iteration {iteration}"] if iteration > 1 else []
+            if tries > 1 or not parts:
+                parts.append(f"attempt {tries}")
+            self._meta(event.task, f"── {', '.join(parts)} ──", changed)
         state.update(
-            attempt=event.attempt, iteration=event.iteration or 1, started_at=event.ts,
+            attempt=event.attempt, iteration=iteration, started_at=event.ts,
             finished_at=None, exit_code=None, duration=None, error=None,
         )
         self.last_started = event.task
@@ -354,7 +372,7 @@ class RunView:
         if state is None:
             return
         state["exit_code"] = event.exit_code
-        self._meta(event.task, f"attempt {event.attempt} exited {event.exit_code}; retrying in {event.delay:g}s", changed)
+        self._meta(event.task, f"attempt {self.tries(event.task, event.attempt)} exited {event.exit_code}; retrying in {event.delay:g}s", changed)
         changed.add("tree")
 
     def _on_task_finished(self, event, changed):

@@ -223,8 +223,8 @@ class TaskTree(ScrollView, can_focus=True):
             if failed:
                 parts.append(f"✘{failed}")
         else:
-            if (state.get("attempt") or 0) > 1:
-                parts.append(f"×{state['attempt']}")
+            if view.tries(nid) > 1:
+                parts.append(f"×{view.tries(nid)}")
             if (state.get("iteration") or 1) > 1:
                 parts.append(f"#{state['iteration']}")
         if status in TERMINAL:
