@@ -212,3 +212,23 @@ def test_the_history_log_tail_is_set_apart_from_the_task_table(tmp_path):
             assert row.rstrip().endswith("▏hello"), screen_text(app)
 
     drive(go())
+
+
+def test_at_80_columns_a_running_run_s_footer_shows_help_and_quit(tmp_path):
+    """Keys that do nothing now (Resume while running, Approve without an approval) used to be
+    drawn dimmed, with the palette hint, and pushed `? Help` and `q Quit` off an 80-column screen."""
+    from textual.widgets import Footer
+
+    flow, runtime = sketch(tmp_path, {"main": [{"name": "long", "cmd": "echo working; sleep 30"}]})
+
+    async def go():
+        async with tui(flow, runtime, size=(80, 24)) as (app, pilot, run):
+            await until(pilot, lambda: any(t == "working" for _, _, t in app.view.log("main/long").lines), "output")
+            footer = app.query_one(Footer)
+            keys = [item.key for item in footer.query("FooterKey")]
+            assert "r" not in keys and "a" not in keys and keys[-2:] == ["question_mark", "q"], keys
+            assert sum(item.region.width for item in footer.query("FooterKey")) <= 80
+            run.reactor.call_threadsafe(run.cancel, "test")
+            await until(pilot, lambda: not app.view.active, "cancelled")
+
+    drive(go())

@@ -72,7 +72,7 @@ class FlowApp(App[int]):
                 id="task.reject", show=False),
         Binding("R", "rerun", "Rerun", tooltip="Rerun the selected task (reopens a finished run)", id="task.rerun"),
         Binding("D", "rerun_downstream", "Rerun+down", tooltip="Rerun the selected task and everything downstream of it",
-                id="task.rerun_downstream"),
+                id="task.rerun_downstream", show=False),
         Binding("i", "send_input", "Send input", tooltip="Send a line to the selected task's input (answer its prompt)",
                 id="task.input", show=False),
         Binding("k", "skip", "Skip", tooltip="Skip the selected task if it has not started", id="task.skip", show=False),
@@ -132,7 +132,7 @@ class FlowApp(App[int]):
                 yield self.log_view
                 yield self.search_box
         yield self.summary
-        yield Footer()
+        yield Footer(show_command_palette=False)  # Ctrl+P still opens it; `?` lists every key
 
     def on_mount(self):
         self.task_tree.focus()
@@ -275,14 +275,18 @@ class FlowApp(App[int]):
         view = self.view
         if len(self.screen_stack) > 1 and action in RUN_ACTIONS:
             return False  # a dialog or another screen is on top: its keys (Tab too), not the run's
+        # A key that does nothing now is left out of the footer (not dimmed): at 80 columns the
+        # footer has room for what applies, `? Help` and `q Quit` included.
         if action == "pause":
-            return view.active and not view.paused or None
+            return bool(view.active and not view.paused)
         if action == "resume":
-            return view.paused or None
-        if action in ("stop", "cancel_run", "cancel_anywhere"):
+            return bool(view.paused)
+        if action == "cancel_anywhere":  # not in the footer; an ended run's Ctrl+C does nothing
             return view.active or None
+        if action in ("stop", "cancel_run"):
+            return bool(view.active)
         if action in ("approve", "reject"):
-            return bool(view.approvals) or None
+            return bool(view.approvals)
         return True
 
     # -- actions ---------------------------------------------------------------------------------
