@@ -143,24 +143,11 @@ def test_every_field_of_the_approval_dialog_can_be_reached_in_an_80x24_terminal(
     instead, and a focused field is scrolled into view."""
     from textual.widgets import Select
 
-    from flowtui.engine.model import Approval, Dep, Field, FlowDef, Node
     from flowtui.screens.modals import ApprovalModal
 
-    from .test_tui_keys import shell
+    from .test_tui_keys import release_gates
 
-    fields = (
-        Field(id="version", prompt="Version to release", type="text", default="1.4.0"),
-        Field(id="notify", prompt="Announce it", type="bool", default="true"),
-        Field(id="region", prompt="Region", type="choice", choices=("eu-west", "us-east"), default="eu-west"),
-    )
-    nodes = {
-        "checks": Node(id="checks", name="checks", action=shell("true")),
-        "release": Node(id="release", name="release", action=shell("true"), deps=(Dep(node="checks"),),
-                        approval=Approval(prompt="Release to production?", fields=fields)),
-        "hotfix": Node(id="hotfix", name="hotfix", action=shell("true"), deps=(Dep(node="checks"),),
-                       approval=Approval(prompt="Apply the hotfix?")),
-    }
-    flow = FlowDef(name="gates", format="floe", file=None, nodes=nodes, roots=("checks", "release", "hotfix"))
+    flow = release_gates("gates")
 
     async def go():
         async with tui(flow, size=(80, 24)) as (app, pilot, run):

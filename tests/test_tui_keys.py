@@ -35,6 +35,25 @@ def shell(cmd):
     return Action(kind="shell", params={"cmd": cmd})
 
 
+def release_gates(name, file=None, checks="true"):
+    """`checks`, then two gates at once: `release` with three typed fields, `hotfix` with none."""
+    from flowtui.engine.model import Approval, Dep, Field, FlowDef, Node
+
+    fields = (
+        Field(id="version", prompt="Version to release", type="text", default="1.4.0"),
+        Field(id="notify", prompt="Announce it", type="bool", default="true"),
+        Field(id="region", prompt="Region", type="choice", choices=("eu-west", "us-east"), default="eu-west"),
+    )
+    nodes = {
+        "checks": Node(id="checks", name="checks", action=shell(checks)),
+        "release": Node(id="release", name="release", action=shell("true"), deps=(Dep(node="checks"),),
+                        approval=Approval(prompt="Release to production?", fields=fields)),
+        "hotfix": Node(id="hotfix", name="hotfix", action=shell("true"), deps=(Dep(node="checks"),),
+                       approval=Approval(prompt="Apply the hotfix?")),
+    }
+    return FlowDef(name=name, format="floe", file=file, nodes=nodes, roots=("checks", "release", "hotfix"))
+
+
 async def until(pilot, predicate, what="condition"):
     deadline = time.monotonic() + DEADLINE
     while not predicate():

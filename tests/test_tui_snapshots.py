@@ -12,13 +12,12 @@ import copy
 
 from textual.widgets import Input
 
-from flowtui.engine.model import Action, Approval, Dep, Field, FlowDef, Node
 from flowtui.engine.run import Run
 from flowtui.screens.app import FlowApp
 from flowtui.screens.modals import ApprovalModal
 from flowtui.screens.source import LocalSource
 
-from .test_tui_keys import sketch, until
+from .test_tui_keys import release_gates, sketch, until
 
 T0 = 1_800_000_000.0
 SIZE = (110, 28)
@@ -60,10 +59,6 @@ def pinned_app(flow, runtime=None):
         source.close()
 
 
-def shell(cmd):
-    return Action(kind="shell", params={"cmd": cmd})
-
-
 def test_running(snap_compare, tmp_path):
     flow, runtime = sketch(tmp_path, {
         "build": [
@@ -84,20 +79,7 @@ def test_running(snap_compare, tmp_path):
 
 
 def test_awaiting_approval_with_fields(snap_compare):
-    fields = (
-        Field(id="version", prompt="Version to release", type="text", default="1.4.0"),
-        Field(id="notify", prompt="Announce it", type="bool", default="true"),
-        Field(id="region", prompt="Region", type="choice", choices=("eu-west", "us-east"), default="eu-west"),
-    )
-    nodes = {
-        "checks": Node(id="checks", name="checks", action=shell("echo all green")),
-        "release": Node(id="release", name="release", action=shell("true"), deps=(Dep(node="checks"),),
-                        approval=Approval(prompt="Release to production?", fields=fields)),
-        "hotfix": Node(id="hotfix", name="hotfix", action=shell("true"), deps=(Dep(node="checks"),),
-                       approval=Approval(prompt="Apply the hotfix?")),
-    }
-    flow = FlowDef(name="snapshot approval", format="floe", file="snapshot.yml", nodes=nodes,
-                   roots=("checks", "release", "hotfix"))
+    flow = release_gates("snapshot approval", "snapshot.yml", checks="echo all green")
 
     with pinned_app(flow) as app:
         async def ready(pilot):
