@@ -6,7 +6,7 @@ from flowtui.engine.loaders import load
 from flowtui.engine.run import Run
 from flowtui.screens.runview import META
 
-from .test_tui_keys import drive, sketch, tui, until
+from .test_tui_keys import drive, recorded_past_run, sketch, tui, until
 from .test_tui_output import screen_text
 
 
@@ -125,18 +125,11 @@ def test_the_history_title_fits_80_and_40_columns(tmp_path):
     """The title named the flow by its whole path, then the run count and the keys, on one row:
     at 80 columns it wrapped and only "Run history of" was left. The path is cut in the middle
     (its file name kept) and the count and keys have a row of their own."""
-    from flowtui.engine.store import StoreWriter, open_store
     from flowtui.screens.history import HistoryScreen
 
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
     folder = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it"
     folder.mkdir(parents=True)
-    flow, runtime = sketch(folder, {"main": [{"name": "hello", "cmd": "echo hello"}]}, name="history-title")
-    past = Run(flow, runtime, run_id="20260101-000000-past")
-    writer = StoreWriter(past, open_store(str(state)))
-    past.run_to_end()
-    writer.close()
+    state, flow, runtime = recorded_past_run(tmp_path, folder, "echo hello", name="history-title")
     assert len(flow.file) > 80
 
     async def go():
@@ -190,15 +183,7 @@ def test_only_ctrl_c_cancels_from_the_history_and_help_screens(tmp_path):
 def test_the_history_log_tail_is_set_apart_from_the_task_table(tmp_path):
     """In 80 columns the task table is wider than its half of the screen: the log tail began in
     the column after the cut table, so a log line read as one more column of it ("0    hello")."""
-    from flowtui.engine.store import StoreWriter, open_store
-
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    flow, runtime = sketch(tmp_path, {"main": [{"name": "hello", "cmd": "echo hello"}]})
-    past = Run(flow, runtime, run_id="20260101-000000-past")
-    writer = StoreWriter(past, open_store(str(state)))
-    past.run_to_end()
-    writer.close()
+    state, flow, runtime = recorded_past_run(tmp_path, tmp_path, "echo hello")
 
     async def go():
         async with tui(flow, runtime, size=(80, 24), state_dir=str(state)) as (app, pilot, run):

@@ -35,6 +35,21 @@ def shell(cmd):
     return Action(kind="shell", params={"cmd": cmd})
 
 
+def recorded_past_run(tmp_path, folder, cmd, name="keys"):
+    """(state dir, flow, runtime): a sketch running `cmd`, written in `folder`, that has run once
+    already and is in the store of `tmp_path/state` (what the history screen lists)."""
+    from flowtui.engine.store import StoreWriter, open_store
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    flow, runtime = sketch(folder, {"main": [{"name": "hello", "cmd": cmd}]}, name=name)
+    past = Run(flow, runtime, run_id="20260101-000000-past")
+    writer = StoreWriter(past, open_store(str(state)))
+    past.run_to_end()
+    writer.close()
+    return state, flow, runtime
+
+
 def release_gates(name, file=None, checks="true"):
     """`checks`, then two gates at once: `release` with three typed fields, `hotfix` with none."""
     from flowtui.engine.model import Approval, Dep, Field, FlowDef, Node
@@ -415,15 +430,7 @@ def test_every_binding_has_an_id_description_and_tooltip():
 
 
 def test_history_lists_past_runs_of_the_flow(tmp_path):
-    from flowtui.engine.store import StoreWriter, open_store
-
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    flow, runtime = sketch(tmp_path, {"main": [{"name": "hello", "cmd": "echo hello from the past"}]})
-    past = Run(flow, runtime, run_id="20260101-000000-past")
-    writer = StoreWriter(past, open_store(str(state)))
-    past.run_to_end()
-    writer.close()
+    state, flow, runtime = recorded_past_run(tmp_path, tmp_path, "echo hello from the past")
 
     async def go():
         async with tui(flow, runtime, state_dir=str(state)) as (app, pilot, run):
