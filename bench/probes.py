@@ -4,6 +4,9 @@ parallel N MAX_PARALLEL CMD   run N independent tasks the way `run --no-ui` does
                               on stdout); the flow is built in process (see generate.py)
 plan FILE STATE_DIR           load + validate + plan a flow file; prints JSON timings and peak RSS
 floor N MAX_PARALLEL CMD      Python's own floor: posix_spawn + wait, no output capture, no engine
+capture N MAX_PARALLEL CMD    the floor of a runner that captures output: as `floor`, plus what any
+                              such runner must do per task (two pipes, stdin from /dev/null, its
+                              own session, a pidfd, epoll until both pipes end and the pidfd fires)
 """
 
 import json
@@ -62,6 +65,59 @@ def floor(count, max_parallel, cmd):
     return 0
 
 
+def capture(count, max_parallel, cmd):
+    """The least a Python runner that captures each task's output does: no engine, no events,
+    no output shown or stored (what the tasks print is read and dropped)."""
+    import select
+
+    count, limit, argv = int(count), int(max_parallel), cmd.split()
+    poller = select.epoll()
+    pipes, pidfds, open_fds = {}, {}, {}  # pipe -> pid, pidfd -> pid, pid -> descriptors not ended
+    started = finished = 0
+
+    def ended(fd, pid):
+        poller.unregister(fd)
+        os.close(fd)
+        open_fds[pid] -= 1
+        return open_fds[pid] == 0
+
+    while finished < count:
+        while len(open_fds) < limit and started < count:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            pid = os.posix_spawn(argv[0], argv, os.environ, setsid=True, file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+            os.close(out_w)
+            os.close(err_w)
+            pidfd = os.pidfd_open(pid)
+            for fd in (out_r, err_r):
+                os.set_blocking(fd, False)
+                pipes[fd] = pid
+            pidfds[pidfd] = pid
+            for fd in (out_r, err_r, pidfd):
+                poller.register(fd, select.EPOLLIN)
+            open_fds[pid] = 3
+            started += 1
+        for fd, _ in poller.poll():
+            if fd in pidfds:
+                pid = pidfds.pop(fd)
+                os.waitpid(pid, 0)
+            elif fd in pipes:
+                try:
+                    if os.read(fd, 65536):
+                        continue
+                except BlockingIOError:
+                    continue
+                pid = pipes.pop(fd)
+            else:
+                continue
+            if ended(fd, pid):
+                del open_fds[pid]
+                finished += 1
+    return 0
+
+
 if __name__ == "__main__":
     kind, *args = sys.argv[1:]
-    sys.exit({"parallel": parallel, "plan": plan, "floor": floor}[kind](*args))
+    sys.exit({"parallel": parallel, "plan": plan, "floor": floor, "capture": capture}[kind](*args))

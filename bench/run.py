@@ -138,7 +138,9 @@ def parallel(b, tasks):
         print("  (make is not installed: the parallel measures have no baseline)")
     base_cmd = [make, "-s", "-j2", "-f", makefile] if make else [PYTHON, "-c", "pass"]
     floor = [PYTHON, os.path.join(HERE, "probes.py"), "floor", str(tasks), "2", "/bin/true"]
-    base, ours, bare, least = alternate(b.repeats(7), (base_cmd, {}), (cli, {}), (engine, {}), (floor, {}))
+    capture = [PYTHON, os.path.join(HERE, "probes.py"), "capture", str(tasks), "2", "/bin/true"]
+    base, ours, bare, least, capturing = alternate(
+        b.repeats(7), (base_cmd, {}), (cli, {}), (engine, {}), (floor, {}), (capture, {}))
     baseline = base.median if make else None
     b.record("parallel", f"{tasks} independent tasks (Floe flow), -j2 vs make -j2", ours.median, "s",
              baseline, 1.5, "≤ 1.5x", stats=(ours, base) if make else None,
@@ -150,6 +152,8 @@ def parallel(b, tasks):
              flowtui=bare.to_json())
     b.record("parallel_floor", "  Python's floor: posix_spawn + wait only, -j2 vs make -j2", least.median, "s",
              baseline, stats=(least, base) if make else None, flowtui=least.to_json())
+    b.record("parallel_capture_floor", "  the floor with output capture (pipes, pidfd, epoll), -j2", capturing.median,
+             "s", baseline, stats=(capturing, base) if make else None, flowtui=capturing.to_json())
     gnu = shutil.which("parallel")
     if gnu is not None:  # GNU parallel at its own game: a list of commands, two at a time
         commands = b.path("commands.txt", generate.command_lines(tasks))
@@ -168,11 +172,15 @@ def sequential(b, tasks):
     state = b.state_dir()
     harness.run_once(b.flowtui_run(flow, state))  # warm the validation cache: measure running
     floor = [PYTHON, os.path.join(HERE, "probes.py"), "floor", str(tasks), "1", "/bin/true"]
-    base, ours, least = alternate(b.repeats(7), (["/bin/sh", script], {}), (b.flowtui_run(flow, state), {}), (floor, {}))
+    capture = [PYTHON, os.path.join(HERE, "probes.py"), "capture", str(tasks), "1", "/bin/true"]
+    base, ours, least, capturing = alternate(
+        b.repeats(7), (["/bin/sh", script], {}), (b.flowtui_run(flow, state), {}), (floor, {}), (capture, {}))
     b.record("sequential", f"{tasks} sequential tasks vs a shell script", ours.median, "s",
              base.median, 1.5, "≤ 1.5x", stats=(ours, base), flowtui=ours.to_json(), shell=base.to_json())
     b.record("sequential_floor", "  Python's floor: posix_spawn + wait only, vs the shell script", least.median, "s",
              base.median, stats=(least, base), flowtui=least.to_json())
+    b.record("sequential_capture_floor", "  the floor with output capture (pipes, pidfd, epoll)", capturing.median, "s",
+             base.median, stats=(capturing, base), flowtui=capturing.to_json())
     return ours
 
 

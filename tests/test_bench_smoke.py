@@ -85,11 +85,24 @@ def test_bench_run_writes_every_measure_to_results(tmp_path):
     )
     measures = json.loads(results.read_text())["measures"]
     assert {"cold_start_warm_cache", "cold_start_cold_cache", "parallel", "parallel_engine", "parallel_floor",
-            "sequential", "sequential_floor", "flood_log", "flood_seq", "large_plan_cold", "large_plan_warm", "cpu_per_task_sequential"} <= set(measures)
+            "parallel_capture_floor", "sequential", "sequential_floor", "sequential_capture_floor", "flood_log", "flood_seq", "large_plan_cold", "large_plan_warm", "cpu_per_task_sequential"} <= set(measures)
     assert measures["flood_log"]["lines_in_file"] == 20 + 4  # the lines, start, finish, blank, summary
     for name in ("cold_start_warm_cache", "sequential", "sequential_floor", "flood_seq"):
         assert measures[name]["value"] > 0 and measures[name]["baseline"] > 0 and measures[name]["ratio"] > 0
     assert measures["large_plan_cold"]["value"] > 0
+
+
+def test_capture_floor_probe_reaps_every_task_whatever_it_prints(tmp_path):
+    """The capture floor runs each task to its end (pipes ended and process reaped), two at a time,
+    whether a task prints (its pipes end after data) or not."""
+    marks = tmp_path / "ran"
+    script = tmp_path / "task.sh"
+    script.write_text(f"echo out; echo err >&2; echo ran >> {marks}\n")
+    for cmd in (f"/bin/sh {script}", "/bin/true"):
+        proc = subprocess.run([sys.executable, str(BENCH / "probes.py"), "capture", "7", "2", cmd],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    assert marks.read_text().count("ran") == 7
 
 
 def _probe(*args):
