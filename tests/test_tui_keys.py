@@ -35,14 +35,15 @@ def shell(cmd):
     return Action(kind="shell", params={"cmd": cmd})
 
 
-def recorded_past_run(tmp_path, folder, cmd, name="keys"):
-    """(state dir, flow, runtime): a sketch running `cmd`, written in `folder`, that has run once
-    already and is in the store of `tmp_path/state` (what the history screen lists)."""
+def recorded_past_run(tmp_path, folder, cmd, name="keys", task="hello"):
+    """(state dir, flow, runtime): a sketch whose one task `main/<task>` runs `cmd`, written in
+    `folder`, that has run once already and is in the store of `tmp_path/state` (what the history
+    screen lists)."""
     from flowtui.engine.store import StoreWriter, open_store
 
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    flow, runtime = sketch(folder, {"main": [{"name": "hello", "cmd": cmd}]}, name=name)
+    flow, runtime = sketch(folder, {"main": [{"name": task, "cmd": cmd}]}, name=name)
     past = Run(flow, runtime, run_id="20260101-000000-past")
     writer = StoreWriter(past, open_store(str(state)))
     past.run_to_end()

@@ -132,7 +132,9 @@ class FlowApp(App[int]):
                 yield self.log_view
                 yield self.search_box
         yield self.summary
-        yield Footer(show_command_palette=False)  # Ctrl+P still opens it; `?` lists every key
+        # Ctrl+P still opens the palette and `?` lists every key. Compact (one space less per key):
+        # with an approval pending, and paused too, the keys end with `? Help  q Quit` in 80 columns.
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self):
         self.task_tree.focus()
