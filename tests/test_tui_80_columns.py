@@ -65,6 +65,15 @@ def test_at_80_columns_a_paused_run_s_footer_shows_help_and_quit(tmp_path):
     drive(go())
 
 
+async def past_run_tasks(app, pilot):
+    """Once the run on screen ended: the history screen's task table of the recorded past run."""
+    await until(pilot, lambda: app.view.finished, "the end of the run")
+    await pilot.press("h")
+    await until(pilot, lambda: "20260101-000000-past" in screen_text(app), "the past run")
+    await pilot.press("enter")
+    return app.screen.query_one("#tasks")
+
+
 def test_at_80_columns_the_history_task_table_shows_every_column_without_scrolling(tmp_path):
     """Task, status, time (the duration), exit code and tries (the attempts) fit the table's share
     of 80 columns; a task id too long for it is cut with an ellipsis, its end kept."""
@@ -73,11 +82,7 @@ def test_at_80_columns_the_history_task_table_shows_every_column_without_scrolli
 
     async def go():
         async with tui(flow, runtime, size=SIZE, state_dir=str(state)) as (app, pilot, run):
-            await until(pilot, lambda: app.view.finished, "the end of the run")
-            await pilot.press("h")
-            await until(pilot, lambda: "20260101-000000-past" in screen_text(app), "the past run")
-            await pilot.press("enter")
-            tasks = app.screen.query_one("#tasks")
+            tasks = await past_run_tasks(app, pilot)
             await until(pilot, lambda: tasks.row_count == 1, "the task row")
             await pilot.pause()
             assert tasks.virtual_size.width <= tasks.scrollable_content_region.width, (tasks.virtual_size, tasks.region)
@@ -111,11 +116,7 @@ def test_the_history_task_table_refits_when_resized_and_keeps_its_row_and_log(tm
 
     async def go():
         async with tui(flow, runtime, size=SIZE, state_dir=str(state)) as (app, pilot, run):
-            await until(pilot, lambda: app.view.finished, "the end of the run")
-            await pilot.press("h")
-            await until(pilot, lambda: "20260101-000000-past" in screen_text(app), "the past run")
-            await pilot.press("enter")
-            tasks = app.screen.query_one("#tasks")
+            tasks = await past_run_tasks(app, pilot)
             log = app.screen.query_one("#task-log")
             await until(pilot, lambda: tasks.row_count == 20, "the task rows")
             await pilot.press("down", "down")
